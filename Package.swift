@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "wsgate",
+    products: [
+        .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
+        .executable(name: "wsgate", targets: ["wsgate"]),
+    ],
+    targets: [
+        .target(name: "CGlibc", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "WebSocket", dependencies: []),
+        .target(name: "Reactor", dependencies: ["CGlibc"]),
+        .target(name: "Gateway", dependencies: ["WebSocket", "Reactor"]),
+        .executableTarget(name: "wsgate", dependencies: ["Gateway", "WebSocket", "Reactor"]),
+        .executableTarget(name: "wsgate-core-bench", dependencies: ["WebSocket"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Reactor"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import WebSocket
+print("bench: not yet")

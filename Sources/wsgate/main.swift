@@ -1,0 +1,1 @@
+print("usage: wsgate --route PATH=HANDLER ...")
