@@ -1,0 +1,100 @@
+extension Connection {
+    /// Starts the closing handshake (RFC 6455 §7.1.2).
+    ///
+    /// The close frame goes after every message queued before it. The reason is cut, at a character
+    /// boundary, to the 123 bytes a close frame has room for.
+    /// - Parameter code: nil sends a close frame with no code (received as 1005).
+    public func close(code: CloseCode? = .normalClosure, reason: String = "") throws(ConnectionStateError) {
+        guard self.state == .open else { throw ConnectionStateError(operation: "close", state: self.state) }
+        if let code {
+            precondition(code.isAllowedOnWire, "close code \(code.rawValue) may not be sent")
+        }
+        self.sendClose(code: code, reason: reason)
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code` if none was sent yet,
+    /// drops everything the peer sends from now on, and on the server side ends the TCP connection
+    /// at once. A client waits for the server to close it, within the caller's timeout.
+    public func fail(code: CloseCode, reason: String = "") {
+        self.log?.debug("! failing: \(code) \(reason)")
+        if self.state == .open {
+            self.sendClose(code: code, reason: reason)
+        }
+        self.parser = .discard
+        self.message = nil
+        if self.side == .server {
+            self.sendEndOfStream()
+        }
+    }
+
+    func fail(_ violation: ProtocolViolation) {
+        self.fail(code: violation.closeCode, reason: violation.reason)
+    }
+
+    func sendClose(code: CloseCode?, reason: String) {
+        var payload: [UInt8] = []
+        var sentReason = ""
+        if let code {
+            payload = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+            sentReason = Self.truncated(reason, toUTF8Count: 123)
+            payload.append(contentsOf: sentReason.utf8)
+        }
+        payload.withUnsafeBytes { self.appendFrame(.close, $0, to: \.dataOutput) }
+        self.closeSent = (code, sentReason)
+        self.setState(.closing)
+    }
+
+    func sendEndOfStream() {
+        if !self.endOfStreamSent {
+            self.endOfStreamPending = true
+        }
+    }
+
+    /// Handles the peer's close frame (RFC 6455 §5.5.1, §7.1.5).
+    func receiveClose(_ payload: UnsafeRawBufferPointer) throws(ProtocolViolation) {
+        self.log?.debug("< CLOSE \(describePayload(.close, payload))")
+        var code: CloseCode?
+        var reason = ""
+        if payload.count == 1 {
+            throw .oneByteClosePayload
+        }
+        if payload.count >= 2 {
+            let received = CloseCode(UInt16(payload[0]) << 8 | UInt16(payload[1]))
+            guard received.isAllowedOnWire else { throw .badCloseCode(received.rawValue) }
+            let reasonBytes = UnsafeRawBufferPointer(rebasing: payload[2...])
+            // RFC 6455 §5.5.1: the reason's data "is not guaranteed to be human readable" but is UTF-8.
+            guard UTF8Validator.isValid(reasonBytes) else { throw .invalidCloseReason }
+            code = received
+            reason = String(decoding: reasonBytes, as: UTF8.self)
+        }
+        self.closeReceived = (code, reason)
+        self.events.append(.close(code, reason))
+        if self.state == .open {
+            // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response", typically echoing
+            // the status code it received.
+            self.appendFrame(.close, payload, to: \.dataOutput)
+            self.closeSent = (code, reason)
+            self.setState(.closing)
+        }
+        // RFC 6455 §7.1.1: "the server MUST close the underlying TCP connection immediately" once both
+        // close frames have passed; the client waits for it to do so.
+        if self.side == .server {
+            self.sendEndOfStream()
+        }
+        self.parser = .discard
+        self.message = nil
+    }
+
+    static func truncated(_ text: String, toUTF8Count limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var count = 0
+        var result = ""
+        for character in text {
+            let size = character.utf8.count
+            guard count + size <= limit else { break }
+            count += size
+            result.append(character)
+        }
+        return result
+    }
+}

@@ -1,0 +1,161 @@
+/// One side of a WebSocket connection after the opening handshake, as a pure state machine.
+///
+/// Bytes in (`receive`, `receiveEOF`), events and bytes out (`takeEvents`, `takeOutput`); it never
+/// touches a socket, a clock or a thread. The shape is python-websockets' sans-I/O `Protocol`:
+///
+///     let connection = Connection(side: .server)
+///     connection.receive(bytesFromSocket)
+///     for output in connection.takeOutput() { … write it, or close the socket on .endOfStream }
+///     for event in connection.takeEvents() { … }
+///
+/// Peer faults never escape `receive`: they become a close frame with the code that names them
+/// (1002, 1007, 1009), sent after whatever was queued before. The opening handshake is done by
+/// `ServerHandshake` / `ClientHandshake`, so a connection starts out `.open`.
+/// A class, because it is an owner: one per socket, and extensions hold compression state.
+public final class Connection {
+    public enum Side: Sendable, Equatable {
+        case server, client
+    }
+
+    /// RFC 6455 §4 and §7: OPEN until a close frame is sent or received, CLOSING until the TCP
+    /// connection ends, then CLOSED. (CONNECTING is the handshake types' phase.)
+    public enum State: Sendable, Equatable {
+        case open, closing, closed
+    }
+
+    public enum Event: Equatable, Sendable {
+        case text(String)
+        case binary([UInt8])
+        case ping([UInt8])
+        case pong([UInt8])
+        /// The peer's close frame: its code (nil when it had none) and reason.
+        case close(CloseCode?, String)
+    }
+
+    public enum Output: Equatable, Sendable {
+        case bytes([UInt8])
+        /// Close the TCP connection (or half-close it) now.
+        case endOfStream
+    }
+
+    public struct Configuration: Sendable {
+        /// The largest message accepted, in bytes, counted across fragments before the excess is buffered.
+        public var maxMessageSize: Int
+        /// Answer pings with pongs by itself (RFC 6455 §5.5.2).
+        public var autoPong: Bool
+        /// Client side only: where masking keys come from.
+        public var maskingKeys: MaskingKeySource
+
+        public init(maxMessageSize: Int = 1 << 20, autoPong: Bool = true, maskingKeys: MaskingKeySource = .random) {
+            self.maxMessageSize = maxMessageSize
+            self.autoPong = autoPong
+            self.maskingKeys = maskingKeys
+        }
+    }
+
+    public let side: Side
+    public let configuration: Configuration
+    public internal(set) var state: State = .open
+    /// The code and reason of the close frame received, once one was.
+    public internal(set) var closeReceived: (code: CloseCode?, reason: String)?
+    /// The code and reason of the close frame sent, once one was.
+    public internal(set) var closeSent: (code: CloseCode?, reason: String)?
+
+    let extensions: [any Extension]
+    let allowedReservedBits: Frame.ReservedBits
+    let log: LogSink?
+
+    // Receiving. `input[inputStart...]` is what has not been parsed yet.
+    var input: [UInt8] = []
+    var inputStart = 0
+    var parser = ParserState.header
+    var message: MessageInProgress?
+    var controlPayload: [UInt8] = []
+    var events: [Event] = []
+
+    // Sending. Control frames (pings, pongs) are kept apart so a caller with a deep queue of data can
+    // put them first; a close frame is data, because it must follow every message sent before it.
+    var controlOutput: [UInt8] = []
+    var dataOutput: [UInt8] = []
+    var endOfStreamPending = false
+    var endOfStreamSent = false
+    var sendingFragmentedMessage = false
+
+    public init(side: Side, configuration: Configuration = .init(), extensions: [any Extension] = [],
+                log: LogSink? = nil) {
+        self.side = side
+        self.configuration = configuration
+        self.extensions = extensions
+        self.allowedReservedBits = extensions.reduce(into: []) { $0.formUnion($1.reservedBits) }
+        self.log = log
+    }
+
+    /// The code of the close frame received, if any; 1005 when it carried none.
+    public var closeCode: CloseCode? {
+        guard let received = self.closeReceived else { return nil }
+        return received.code ?? .noStatusReceived
+    }
+
+    /// The reason of the close frame received, if any.
+    public var closeReason: String? { self.closeReceived?.reason }
+
+    /// Whether the caller should expect the TCP connection to end soon and arm a timer for it.
+    ///
+    /// True once a close frame has been sent or received: a peer that never finishes the closing
+    /// handshake must be dropped after a timeout (RFC 6455 §7.1.1).
+    public var closeExpected: Bool { self.state != .open }
+
+    /// Returns the events parsed since the last call, in order.
+    public func takeEvents() -> [Event] {
+        guard !self.events.isEmpty else { return [] }
+        defer { self.events = [] }
+        return self.events
+    }
+
+    /// Returns what to write to the socket since the last call: control frames first, then data, then
+    /// `.endOfStream` when the TCP connection should be closed.
+    public func takeOutput() -> [Output] {
+        let pending = self.takePendingOutput()
+        var outputs: [Output] = []
+        if !pending.control.isEmpty { outputs.append(.bytes(pending.control)) }
+        if !pending.data.isEmpty { outputs.append(.bytes(pending.data)) }
+        if pending.endOfStream { outputs.append(.endOfStream) }
+        return outputs
+    }
+
+    /// Moves out the pending output, control frames apart from data, for callers with their own queue.
+    ///
+    /// Control frames may be written before data queued earlier, but only at a frame boundary.
+    public func takePendingOutput() -> (control: [UInt8], data: [UInt8], endOfStream: Bool) {
+        let control = self.controlOutput
+        let data = self.dataOutput
+        if !control.isEmpty { self.controlOutput = [] }
+        if !data.isEmpty { self.dataOutput = [] }
+        let endOfStream = self.endOfStreamPending
+        if endOfStream {
+            self.endOfStreamPending = false
+            self.endOfStreamSent = true
+        }
+        return (control, data, endOfStream)
+    }
+
+    /// Whether `takeOutput` would return anything.
+    public var hasPendingOutput: Bool {
+        !self.controlOutput.isEmpty || !self.dataOutput.isEmpty || self.endOfStreamPending
+    }
+
+    func setState(_ state: State) {
+        self.log?.debug("= state \(state)")
+        self.state = state
+    }
+}
+
+extension Connection.State: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .open: "OPEN"
+        case .closing: "CLOSING"
+        case .closed: "CLOSED"
+        }
+    }
+}

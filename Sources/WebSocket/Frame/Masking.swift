@@ -1,0 +1,70 @@
+/// The four-byte masking key a client applies to every frame it sends (RFC 6455 §5.3).
+public struct MaskingKey: Hashable, Sendable {
+    public var bytes: (UInt8, UInt8, UInt8, UInt8)
+
+    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
+        self.bytes = (b0, b1, b2, b3)
+    }
+
+    /// The key as it appears on the wire, first byte in the low bits (native little-endian load).
+    @inlinable
+    var wireWord: UInt32 {
+        UInt32(self.bytes.0) | UInt32(self.bytes.1) << 8 | UInt32(self.bytes.2) << 16 | UInt32(self.bytes.3) << 24
+    }
+
+    public static func == (lhs: MaskingKey, rhs: MaskingKey) -> Bool { lhs.wireWord == rhs.wireWord }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.wireWord) }
+}
+
+/// Where a client's masking keys come from.
+///
+/// RFC 6455 §5.3: the key "MUST be derived from a strong source of entropy". Tests inject a fixed
+/// key to get byte-exact vectors, as python's tests patch `secrets.token_bytes`.
+public struct MaskingKeySource: Sendable {
+    let next: @Sendable () -> MaskingKey
+
+    public init(_ next: @escaping @Sendable () -> MaskingKey) {
+        self.next = next
+    }
+
+    /// Keys from `SystemRandomNumberGenerator` (getrandom(2) on Linux).
+    public static let random = MaskingKeySource {
+        var generator = SystemRandomNumberGenerator()
+        let word = generator.next() as UInt32
+        return MaskingKey(UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
+                          UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24))
+    }
+
+    /// Always the same key: for tests and vectors only.
+    public static func fixed(_ key: MaskingKey) -> MaskingKeySource {
+        MaskingKeySource { key }
+    }
+}
+
+/// XORs `buffer` in place with the key, starting `offset` bytes into the key's cycle.
+///
+/// Works eight bytes at a time; masking is its own inverse, so this both masks and unmasks.
+/// - Returns: the key offset for the byte after the buffer, to continue a payload that arrives in pieces.
+@inlinable
+@discardableResult
+public func applyMask(_ key: MaskingKey, to buffer: UnsafeMutableRawBufferPointer, offset: Int = 0) -> Int {
+    guard let base = buffer.baseAddress, buffer.count > 0 else { return offset }
+    let shift = UInt32((offset & 3) * 8)
+    let word = shift == 0 ? key.wireWord : (key.wireWord >> shift) | (key.wireWord << (32 - shift))
+    let wide = UInt64(word) | UInt64(word) << 32
+    let count = buffer.count
+    var index = 0
+    while index + 8 <= count {
+        let value = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        base.storeBytes(of: value ^ wide, toByteOffset: index, as: UInt64.self)
+        index += 8
+    }
+    var rest = wide
+    while index < count {
+        base.storeBytes(of: base.load(fromByteOffset: index, as: UInt8.self) ^ UInt8(truncatingIfNeeded: rest),
+                        toByteOffset: index, as: UInt8.self)
+        rest >>= 8
+        index += 1
+    }
+    return (offset + count) & 3
+}

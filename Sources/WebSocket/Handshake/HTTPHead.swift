@@ -1,0 +1,87 @@
+/// The head of an HTTP/1.1 request or response: start line and header fields (RFC 9112).
+///
+/// Header names keep their spelling but are looked up without regard to case; repeated fields are
+/// kept in order, as the CGI environment and extension negotiation need them.
+public struct HTTPHead: Equatable, Sendable {
+    public enum StartLine: Equatable, Sendable {
+        case request(method: String, target: String, version: String)
+        case response(version: String, status: Int, reason: String)
+    }
+
+    public var startLine: StartLine
+    public var headers: [(name: String, value: String)]
+
+    public init(startLine: StartLine, headers: [(name: String, value: String)] = []) {
+        self.startLine = startLine
+        self.headers = headers
+    }
+
+    public static func == (lhs: HTTPHead, rhs: HTTPHead) -> Bool {
+        lhs.startLine == rhs.startLine && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    /// The request method, or nil for a response.
+    public var method: String? {
+        if case .request(let method, _, _) = self.startLine { return method }
+        return nil
+    }
+
+    /// The request target ("/chat?room=1"), or nil for a response.
+    public var target: String? {
+        if case .request(_, let target, _) = self.startLine { return target }
+        return nil
+    }
+
+    /// The path part of the request target, without the query.
+    public var path: String? {
+        self.target.map { target in target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target }
+    }
+
+    /// The query part of the request target after "?", or "" when there is none.
+    public var query: String? {
+        self.target.map { target in target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? "" }
+    }
+
+    /// Every value of the field `name`, in order.
+    public func values(of name: String) -> [String] {
+        self.headers.filter { Self.namesMatch($0.name, name) }.map(\.value)
+    }
+
+    /// The single value of `name`; repeated fields are joined with ", " (RFC 9110 §5.3).
+    public subscript(name: String) -> String? {
+        let values = self.values(of: name)
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
+    /// The comma-separated tokens of every `name` field, trimmed and lower-cased (RFC 9110 §5.6.1).
+    public func tokens(of name: String) -> [String] {
+        self.values(of: name).flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingHTTPWhitespace().lowercased() }
+            .filter { !$0.isEmpty }
+    }
+
+    static func namesMatch(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased()
+    }
+
+    /// The head's wire form, ending with the empty line.
+    public func serialized() -> [UInt8] {
+        var text: String
+        switch self.startLine {
+        case .request(let method, let target, let version): text = "\(method) \(target) \(version)\r\n"
+        case .response(let version, let status, let reason): text = "\(version) \(status) \(reason)\r\n"
+        }
+        for (name, value) in self.headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        return Array(text.utf8)
+    }
+}
+
+extension Substring {
+    func trimmingHTTPWhitespace() -> Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
+        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
+        return result
+    }
+}

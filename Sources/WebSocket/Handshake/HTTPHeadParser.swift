@@ -1,0 +1,128 @@
+/// Parses an HTTP/1.1 head from a byte stream that arrives in pieces, within a size bound.
+///
+/// Bytes after the empty line that ends the head are handed back: a client may send its first
+/// frames in the same segment as its request. Lines end in CRLF; a bare LF is accepted too
+/// (RFC 9112 §2.2 allows a recipient to). Obsolete line folding is rejected (RFC 9112 §5.2).
+public struct HTTPHeadParser: Sendable {
+    public enum Kind: Sendable { case request, response }
+
+    public enum Failure: Error, Equatable, Sendable {
+        /// The head grew past `maxSize` bytes without ending.
+        case tooLarge(limit: Int)
+        /// The head is not valid HTTP/1.1; the text says where.
+        case malformed(String)
+    }
+
+    /// The default bound on a head: 16 KiB, well above browsers' requests (1–3 KiB with cookies).
+    public static let defaultMaxSize = 16 * 1024
+
+    public let kind: Kind
+    public let maxSize: Int
+    private var buffer: [UInt8] = []
+    private var scanned = 0
+
+    public init(kind: Kind = .request, maxSize: Int = HTTPHeadParser.defaultMaxSize) {
+        self.kind = kind
+        self.maxSize = maxSize
+    }
+
+    /// How many bytes are held waiting for the end of the head.
+    public var bufferedCount: Int { self.buffer.count }
+
+    /// Feeds bytes; once the head is complete, returns it and the bytes that followed it.
+    public mutating func feed(_ bytes: some Collection<UInt8>) throws(Failure) -> (head: HTTPHead, rest: [UInt8])? {
+        self.buffer.append(contentsOf: bytes)
+        guard let end = self.findEnd() else {
+            if self.buffer.count > self.maxSize { throw .tooLarge(limit: self.maxSize) }
+            return nil
+        }
+        guard end <= self.maxSize else { throw .tooLarge(limit: self.maxSize) }
+        let head = try Self.parse(self.buffer[..<end], kind: self.kind)
+        let rest = Array(self.buffer[end...])
+        self.buffer = []
+        self.scanned = 0
+        return (head, rest)
+    }
+
+    /// The index just past the empty line, or nil. Resumes where the last call stopped looking.
+    private mutating func findEnd() -> Int? {
+        var index = max(self.scanned, 1)
+        while index < self.buffer.count {
+            if self.buffer[index] == 0x0A {
+                if self.buffer[index - 1] == 0x0A { return index + 1 }
+                if index >= 2 && self.buffer[index - 1] == 0x0D && self.buffer[index - 2] == 0x0A { return index + 1 }
+            }
+            index += 1
+        }
+        self.scanned = index
+        return nil
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
+            line.last == 0x0D ? line.dropLast() : line
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard let first = lines.first, !first.isEmpty else { throw .malformed("empty start line") }
+        let startLine = try Self.parseStartLine(first, kind: kind)
+        var headers: [(name: String, value: String)] = []
+        for line in lines.dropFirst() {
+            guard let firstByte = line.first else { throw .malformed("empty header line") }
+            if firstByte == 0x20 || firstByte == 0x09 { throw .malformed("obsolete line folding") }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("header line without colon") }
+            let name = line[line.startIndex..<colon]
+            // RFC 9112 §5.1: "No whitespace is allowed between the field name and colon."
+            guard !name.isEmpty, name.allSatisfy(Self.isTokenCharacter) else {
+                throw .malformed("invalid header name \(Self.quoted(name))")
+            }
+            let rawValue = line[line.index(after: colon)...]
+            guard rawValue.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                throw .malformed("control character in header \(Self.quoted(name))")
+            }
+            let value = String(decoding: rawValue, as: UTF8.self)[...].trimmingHTTPWhitespace()
+            headers.append((String(decoding: name, as: UTF8.self), String(value)))
+        }
+        return HTTPHead(startLine: startLine, headers: headers)
+    }
+
+    static func parseStartLine(_ line: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead.StartLine {
+        let parts = line.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        switch kind {
+        case .request:
+            guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(Self.isTokenCharacter),
+                !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }), Self.isVersion(parts[2])
+            else { throw .malformed("invalid request line \(Self.quoted(line))") }
+            return .request(method: String(decoding: parts[0], as: UTF8.self),
+                            target: String(decoding: parts[1], as: UTF8.self),
+                            version: String(decoding: parts[2], as: UTF8.self))
+        case .response:
+            guard parts.count >= 2, Self.isVersion(parts[0]), parts[1].count == 3,
+                parts[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let status = Int(String(decoding: parts[1], as: UTF8.self))
+            else { throw .malformed("invalid status line \(Self.quoted(line))") }
+            let reason = parts.count == 3 ? String(decoding: parts[2], as: UTF8.self) : ""
+            return .response(version: String(decoding: parts[0], as: UTF8.self), status: status, reason: reason)
+        }
+    }
+
+    static func isVersion(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let text = Array(bytes)
+        return text.count == 8 && text.starts(with: Array("HTTP/".utf8)) && (0x30...0x39).contains(text[5])
+            && text[6] == UInt8(ascii: ".") && (0x30...0x39).contains(text[7])
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+
+    static func quoted(_ bytes: ArraySlice<UInt8>) -> String {
+        let text = String(decoding: bytes.prefix(60), as: UTF8.self)
+        return "'\(text)\(bytes.count > 60 ? "..." : "")'"
+    }
+}
