@@ -1,5 +1,17 @@
 #include "CGlibc.h"
+
+#include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 int wsgate_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
@@ -11,4 +23,167 @@ int wsgate_pipe2(int fds[2], int flags) {
 
 const char *wsgate_errno_name(int value) {
     return strerrorname_np(value);
+}
+
+const char *wsgate_signal_abbreviation(int signal) {
+    return sigabbrev_np(signal);
+}
+
+int wsgate_fcntl(int fd, int command, int argument) {
+    return fcntl(fd, command, argument);
+}
+
+int wsgate_ignore_sigpipe(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_IGN;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGPIPE, &action, NULL);
+}
+
+int wsgate_pidfd_open(pid_t pid, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+int wsgate_pidfd_send_signal(int pidfd, int signal, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, flags);
+}
+
+int wsgate_waitid_pidfd(int pidfd, int options, int *code, int *status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | options) == -1) {
+        return -1;
+    }
+    // With WNOHANG and no state change, waitid returns 0 and leaves si_pid zero.
+    *code = info.si_pid == 0 ? 0 : info.si_code;
+    *status = info.si_status;
+    return 0;
+}
+
+// Everything from here to execve runs in the child, which shares the parent's memory
+// (CLONE_VM) while the parent is suspended (CLONE_VFORK). Only async-signal-safe calls, no
+// allocation, no writes to memory other than the request's out fields and this stack.
+struct wsgate_spawn_context {
+    struct wsgate_spawn_request *request;
+    pid_t parent;
+};
+
+static int wsgate_spawn_fail(struct wsgate_spawn_request *request, const char *step) {
+    request->error = errno;
+    request->failed_step = step;
+    _exit(127);
+}
+
+static int wsgate_spawn_child(void *argument) {
+    struct wsgate_spawn_context *context = argument;
+    struct wsgate_spawn_request *request = context->request;
+
+    // The parent blocked every signal before clone, so no handler of the parent has run on
+    // shared memory. Reset all dispositions before unblocking anything (SIG_IGN survives
+    // execve, and a handler address is meaningless after it). SIGKILL, SIGSTOP and glibc's
+    // internal signals refuse with EINVAL, which is fine.
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int signal = 1; signal < NSIG; signal++) {
+        (void)sigaction(signal, &action, NULL);
+    }
+
+    // Own process group, so the whole tree the handler starts can be signalled at once.
+    if (setpgid(0, 0) == -1) {
+        return wsgate_spawn_fail(request, "setpgid");
+    }
+    // Die with the parent. The death signal fires when the parent *thread* exits; checking
+    // getppid afterwards closes the race where the parent died before prctl ran.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1) {
+        return wsgate_spawn_fail(request, "prctl");
+    }
+    if (getppid() != context->parent) {
+        _exit(127);
+    }
+
+    // A source below 3 that is not already in place could be overwritten by an earlier dup2:
+    // move it out of the way first.
+    int stdio[3] = {request->stdio[0], request->stdio[1], request->stdio[2]};
+    for (int target = 0; target < 3; target++) {
+        if (stdio[target] >= 0 && stdio[target] < 3 && stdio[target] != target) {
+            int moved = fcntl(stdio[target], F_DUPFD_CLOEXEC, 3);
+            if (moved == -1) {
+                return wsgate_spawn_fail(request, "fcntl");
+            }
+            stdio[target] = moved;
+        }
+    }
+    for (int target = 0; target < 3; target++) {
+        if (stdio[target] < 0) {
+            continue;
+        }
+        if (stdio[target] == target) {
+            if (fcntl(target, F_SETFD, 0) == -1) {
+                return wsgate_spawn_fail(request, "fcntl");
+            }
+        } else if (dup2(stdio[target], target) == -1) {
+            return wsgate_spawn_fail(request, "dup2");
+        }
+    }
+    // Descriptors someone opened without O_CLOEXEC must not leak into handlers. ENOSYS on
+    // kernels before 5.9 leaves close-on-exec as the only protection.
+    (void)syscall(SYS_close_range, 3U, ~0U, 0U);
+
+    if (request->working_directory != NULL && chdir(request->working_directory) == -1) {
+        return wsgate_spawn_fail(request, "chdir");
+    }
+
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (sigprocmask(SIG_SETMASK, &empty, NULL) == -1) {
+        return wsgate_spawn_fail(request, "sigprocmask");
+    }
+    execve(request->path, request->argv, request->envp);
+    return wsgate_spawn_fail(request, "execve");
+}
+
+pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd) {
+    // Enough for the child's few calls; glibc's posix_spawn uses a similar private stack.
+    const size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        request->failed_step = "mmap";
+        return -1;
+    }
+
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+
+    struct wsgate_spawn_context context = {request, getpid()};
+    request->error = 0;
+    request->failed_step = NULL;
+    int child_pidfd = -1;
+    pid_t pid = clone(wsgate_spawn_child, (char *)stack + stack_size,
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &context, &child_pidfd);
+    int clone_error = errno;
+
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    munmap(stack, stack_size);
+
+    if (pid == -1) {
+        request->failed_step = "clone";
+        errno = clone_error;
+        return -1;
+    }
+    if (request->error != 0 || request->failed_step != NULL) {
+        // The child has already called _exit(127): reap it so no zombie is left behind.
+        int error = request->error;
+        siginfo_t info;
+        while (waitid((idtype_t)P_PIDFD, (id_t)child_pidfd, &info, WEXITED) == -1 && errno == EINTR) {
+        }
+        close(child_pidfd);
+        errno = error;
+        return -1;
+    }
+    *pidfd = child_pidfd;
+    return pid;
 }

@@ -1,0 +1,102 @@
+import CGlibc
+import Glibc
+
+/// An error number from a system call, as a typed value.
+///
+/// Named statics exist only for the codes callers branch on; any other value is still a
+/// valid `Errno` and prints its symbolic name.
+public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringConvertible {
+    public let rawValue: CInt
+
+    @inlinable
+    public init(rawValue: CInt) {
+        self.rawValue = rawValue
+    }
+
+    /// The calling thread's current `errno`. Read it on the line right after the call.
+    @inlinable
+    public static var current: Errno {
+        Errno(rawValue: errno)
+    }
+
+    /// EAGAIN (EWOULDBLOCK): the non-blocking operation would block.
+    public static let wouldBlock = Errno(rawValue: EAGAIN)
+    /// EINTR: a signal interrupted the call before it did anything.
+    public static let interrupted = Errno(rawValue: EINTR)
+    /// EBADF: not an open descriptor. From read, write or epoll_ctl this is our own bug.
+    public static let badFileDescriptor = Errno(rawValue: EBADF)
+    /// EINVAL.
+    public static let invalidArgument = Errno(rawValue: EINVAL)
+    /// ENOENT.
+    public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
+    /// EACCES.
+    public static let permissionDenied = Errno(rawValue: EACCES)
+    /// ESRCH: no such process (or process group).
+    public static let noSuchProcess = Errno(rawValue: ESRCH)
+    /// ECHILD: no child to wait for.
+    public static let noChildProcess = Errno(rawValue: ECHILD)
+    /// ECONNRESET: the peer reset the connection.
+    public static let connectionReset = Errno(rawValue: ECONNRESET)
+    /// ECONNREFUSED: nothing listens at the address.
+    public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
+    /// ECONNABORTED: a connection was aborted before accept could return it.
+    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    /// EPIPE: the other end is closed.
+    public static let brokenPipe = Errno(rawValue: EPIPE)
+    /// ETIMEDOUT.
+    public static let timedOut = Errno(rawValue: ETIMEDOUT)
+    /// EINPROGRESS: a non-blocking connect has started.
+    public static let inProgress = Errno(rawValue: EINPROGRESS)
+    /// EADDRINUSE.
+    public static let addressInUse = Errno(rawValue: EADDRINUSE)
+    /// EADDRNOTAVAIL.
+    public static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
+    /// ENOTCONN.
+    public static let notConnected = Errno(rawValue: ENOTCONN)
+    /// EHOSTUNREACH.
+    public static let hostUnreachable = Errno(rawValue: EHOSTUNREACH)
+    /// ENETUNREACH.
+    public static let networkUnreachable = Errno(rawValue: ENETUNREACH)
+    /// EMFILE: this process is out of descriptors.
+    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
+    /// ENFILE: the system is out of descriptors.
+    public static let tooManyOpenFilesInSystem = Errno(rawValue: ENFILE)
+    /// ENOBUFS.
+    public static let noBufferSpace = Errno(rawValue: ENOBUFS)
+    /// ENOMEM.
+    public static let noMemory = Errno(rawValue: ENOMEM)
+    /// EPERM.
+    public static let notPermitted = Errno(rawValue: EPERM)
+
+    /// The symbolic name, "EAGAIN"; "E<number>" for a value the C library does not know.
+    /// The corresponding C function is `strerrorname_np(3)`.
+    public var name: String {
+        guard let name = wsgate_errno_name(self.rawValue) else { return "E\(self.rawValue)" }
+        return String(cString: name)
+    }
+
+    /// "EMFILE: Too many open files". The corresponding C function is `strerror(3)`.
+    public var description: String {
+        "\(self.name): \(String(cString: strerror(self.rawValue)))"
+    }
+}
+
+/// A failed system call: which call, and its errno.
+///
+/// This is what the reactor throws, so a log line can say "accept4: EMFILE: Too many open
+/// files" without the caller having to remember what it called.
+public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The C function that failed, "accept4".
+    public let call: String
+    public let errno: Errno
+
+    @inlinable
+    public init(call: String, errno: Errno) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(self.call): \(self.errno)"
+    }
+}

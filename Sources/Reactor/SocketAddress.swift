@@ -1,0 +1,198 @@
+import CGlibc
+import Glibc
+
+/// An IPv4 or IPv6 address with a port.
+///
+/// Holds the C `sockaddr_in` / `sockaddr_in6` itself, so passing it to `bind` or `connect`
+/// costs nothing. Unix-domain addresses are deliberately not modelled: wsgate only listens
+/// on TCP, and `Socket.pair()` covers local tests.
+public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    @usableFromInline
+    enum Storage: Sendable {
+        case v4(sockaddr_in)
+        case v6(sockaddr_in6)
+    }
+
+    @usableFromInline
+    var storage: Storage
+
+    /// Why a host could not be turned into an address.
+    public enum Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        /// The text is neither a dotted IPv4 address nor an IPv6 address.
+        case notNumeric(String)
+        /// getaddrinfo failed; `message` is gai_strerror's text.
+        case resolution(host: String, code: CInt, message: String)
+
+        public var description: String {
+            switch self {
+            case .notNumeric(let host): "not a numeric IP address: \(host)"
+            case .resolution(let host, _, let message): "getaddrinfo: \(host): \(message)"
+            }
+        }
+    }
+
+    /// An address from a numeric literal: "127.0.0.1", "0.0.0.0", "::1", "::". Never blocks.
+    /// - Throws: `SocketAddress.Error.notNumeric` for anything else (including names).
+    /// The corresponding C function is `inet_pton(3)`.
+    public init(host: String, port: UInt16) throws(SocketAddress.Error) {
+        var v4 = sockaddr_in()
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            self.storage = .v4(v4)
+            return
+        }
+        var v6 = sockaddr_in6()
+        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = port.bigEndian
+            self.storage = .v6(v6)
+            return
+        }
+        throw .notNumeric(host)
+    }
+
+    /// Wraps what the kernel returned; nil for a family other than AF_INET and AF_INET6.
+    init?(_ address: UnsafePointer<sockaddr>, length: socklen_t) {
+        switch CInt(address.pointee.sa_family) {
+        case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
+            self.storage = .v4(UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in.self))
+        case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
+            self.storage = .v6(UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in6.self))
+        default:
+            return nil
+        }
+    }
+
+    /// Looks `host` up, numeric or by name, and returns every TCP address for it.
+    ///
+    /// This BLOCKS the calling thread for as long as DNS takes: use it for the client side and
+    /// at start-up, never on a loop thread that serves connections.
+    /// - Throws: `SocketAddress.Error.resolution` with gai_strerror's text.
+    /// The corresponding C function is `getaddrinfo(3)`.
+    public static func resolve(host: String, port: UInt16) throws(SocketAddress.Error) -> [SocketAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
+        hints.ai_protocol = CInt(IPPROTO_TCP)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let code = getaddrinfo(host, String(port), &hints, &list)
+        guard code == 0 else {
+            throw .resolution(host: host, code: code, message: String(cString: gai_strerror(code)))
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [SocketAddress] = []
+        var next = list
+        while let entry = next {
+            if let address = entry.pointee.ai_addr, let wrapped = SocketAddress(address, length: entry.pointee.ai_addrlen) {
+                addresses.append(wrapped)
+            }
+            next = entry.pointee.ai_next
+        }
+        return addresses
+    }
+
+    public var isIPv6: Bool {
+        if case .v6 = self.storage { return true }
+        return false
+    }
+
+    public var port: UInt16 {
+        switch self.storage {
+        case .v4(let address): UInt16(bigEndian: address.sin_port)
+        case .v6(let address): UInt16(bigEndian: address.sin6_port)
+        }
+    }
+
+    /// The numeric host, "127.0.0.1" or "::1". The corresponding C function is `inet_ntop(3)`.
+    public var host: String {
+        // INET6_ADDRSTRLEN is 46; the buffer lives on the stack.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
+            switch self.storage {
+            case .v4(var address):
+                _ = inet_ntop(AF_INET, &address.sin_addr, text.baseAddress, 64)
+            case .v6(var address):
+                _ = inet_ntop(AF_INET6, &address.sin6_addr, text.baseAddress, 64)
+            }
+            return String(cString: text.baseAddress!)
+        }
+    }
+
+    /// "127.0.0.1:8080" or "[::1]:8080".
+    public var description: String {
+        self.isIPv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
+
+    @usableFromInline
+    var family: CInt {
+        self.isIPv6 ? AF_INET6 : AF_INET
+    }
+
+    /// Lends the C form to `bind`, `connect` and friends.
+    @inlinable
+    func withSockAddr<R, E: Swift.Error>(
+        _ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R
+    ) throws(E) -> R {
+        switch self.storage {
+        case .v4(var address):
+            return try withUnsafePointer(to: &address) { (pointer) throws(E) -> R in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(E) -> R in
+                    try body(raw, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        case .v6(var address):
+            return try withUnsafePointer(to: &address) { (pointer) throws(E) -> R in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(E) -> R in
+                    try body(raw, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+    }
+
+    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+        switch (lhs.storage, rhs.storage) {
+        case (.v4(let a), .v4(let b)):
+            a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr
+        case (.v6(var a), .v6(var b)):
+            a.sin6_port == b.sin6_port && a.sin6_scope_id == b.sin6_scope_id
+                && memcmp(&a.sin6_addr, &b.sin6_addr, MemoryLayout<in6_addr>.size) == 0
+        default:
+            false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self.storage {
+        case .v4(let address):
+            hasher.combine(4)
+            hasher.combine(address.sin_addr.s_addr)
+            hasher.combine(address.sin_port)
+        case .v6(var address):
+            hasher.combine(6)
+            withUnsafeBytes(of: &address.sin6_addr) { hasher.combine(bytes: $0) }
+            hasher.combine(address.sin6_port)
+            hasher.combine(address.sin6_scope_id)
+        }
+    }
+}
+
+extension SocketAddress {
+    /// Reads a socket's own or peer address into stack storage.
+    static func fetch(
+        _ name: StaticString,
+        _ call: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> CInt
+    ) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let address = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> SocketAddress? in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(SystemError) -> SocketAddress? in
+                _ = try systemCall(name) { call(raw, &length) }
+                return SocketAddress(raw, length: length)
+            }
+        }
+        guard let address else {
+            throw SystemError(call: name.description, errno: Errno(rawValue: EAFNOSUPPORT))
+        }
+        return address
+    }
+}

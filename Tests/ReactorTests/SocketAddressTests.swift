@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Reactor
+
+extension ReactorTests {
+    @Suite struct SocketAddressTests {
+        @Test(arguments: [
+            ("127.0.0.1", UInt16(8080), "127.0.0.1:8080"),
+            ("0.0.0.0", UInt16(0), "0.0.0.0:0"),
+            ("::1", UInt16(8080), "[::1]:8080"),
+            ("::", UInt16(443), "[::]:443"),
+            ("2001:db8::1", UInt16(1), "[2001:db8::1]:1"),
+        ])
+        func numericAddressesRoundTrip(host: String, port: UInt16, text: String) throws {
+            let address = try SocketAddress(host: host, port: port)
+            #expect(address.description == text)
+            #expect(address.port == port)
+            #expect(address.host == host)
+        }
+
+        @Test func namesAreNotNumeric() {
+            #expect(throws: SocketAddress.Error.notNumeric("localhost")) {
+                try SocketAddress(host: "localhost", port: 80)
+            }
+            #expect(throws: SocketAddress.Error.notNumeric("1.2.3.256")) {
+                try SocketAddress(host: "1.2.3.256", port: 80)
+            }
+        }
+
+        @Test func equalityComparesFamilyHostAndPort() throws {
+            #expect(try SocketAddress(host: "127.0.0.1", port: 1) == SocketAddress(host: "127.0.0.1", port: 1))
+            #expect(try SocketAddress(host: "127.0.0.1", port: 1) != SocketAddress(host: "127.0.0.1", port: 2))
+            #expect(try SocketAddress(host: "::1", port: 1) != SocketAddress(host: "127.0.0.1", port: 1))
+            #expect(try Set([SocketAddress(host: "::1", port: 1), SocketAddress(host: "::1", port: 1)]).count == 1)
+        }
+
+        @Test func resolveFindsLoopbackNumerically() throws {
+            let addresses = try SocketAddress.resolve(host: "127.0.0.1", port: 9)
+            #expect(addresses == [try SocketAddress(host: "127.0.0.1", port: 9)])
+        }
+
+        @Test func resolveReportsFailure() {
+            #expect {
+                _ = try SocketAddress.resolve(host: "no such host.invalid", port: 9)
+            } throws: { error in
+                guard case .resolution(let host, _, _) = error as? SocketAddress.Error else { return false }
+                return host == "no such host.invalid"
+            }
+        }
+    }
+}
