@@ -39,7 +39,7 @@ extension Connection {
             sentReason = Self.truncated(reason, toUTF8Count: 123)
             payload.append(contentsOf: sentReason.utf8)
         }
-        payload.withUnsafeBytes { self.appendFrame(.close, $0, to: \.dataOutput) }
+        payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }
         self.closeSent = (code, sentReason)
         self.setState(.closing)
     }
@@ -72,7 +72,7 @@ extension Connection {
         if self.state == .open {
             // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response", typically echoing
             // the status code it received.
-            self.appendFrame(.close, payload, to: \.dataOutput)
+            self.appendFrame(.close, payload, to: .data)
             self.closeSent = (code, reason)
             self.setState(.closing)
         }

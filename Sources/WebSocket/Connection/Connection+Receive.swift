@@ -304,7 +304,7 @@ extension Connection {
             // response, unless it already received a Close frame." It answers "as soon as is practical",
             // hence the control queue, ahead of queued data.
             if self.configuration.autoPong && self.state == .open {
-                self.appendFrame(.pong, payload, to: \.controlOutput)
+                self.appendFrame(.pong, payload, to: .control)
             }
         case .pong:
             self.log?.debug("< PONG \(describePayload(.pong, payload))")

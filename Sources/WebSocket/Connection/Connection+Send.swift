@@ -1,3 +1,11 @@
+/// Which of a connection's two output queues a frame goes to.
+enum OutputQueue {
+    /// Pings and pongs, which may overtake queued data at a frame boundary.
+    case control
+    /// Messages and the close frame, in order.
+    case data
+}
+
 extension Connection {
     /// Queues a text message, or its first fragment when `fin` is false.
     public func send(text: String, fin: Bool = true) throws(ConnectionStateError) {
@@ -52,10 +60,10 @@ extension Connection {
                 message = encoded.payload
                 reservedBits.formUnion(encoded.reservedBits)
             }
-            message.withUnsafeBytes { self.appendFrame(opcode, $0, reservedBits: reservedBits, to: \.dataOutput) }
+            message.withUnsafeBytes { self.appendFrame(opcode, $0, reservedBits: reservedBits, to: .data) }
             return
         }
-        self.appendFrame(opcode, payload, fin: fin, to: \.dataOutput)
+        self.appendFrame(opcode, payload, fin: fin, to: .data)
     }
 
     func sendControl(_ opcode: Opcode, _ payload: [UInt8]) throws(ConnectionStateError) {
@@ -64,18 +72,25 @@ extension Connection {
             throw ConnectionStateError(operation: "send a \(payload.count)-byte \(opcode) (125 at most)",
                                        state: self.state)
         }
-        payload.withUnsafeBytes { self.appendFrame(opcode, $0, to: \.controlOutput) }
+        payload.withUnsafeBytes { self.appendFrame(opcode, $0, to: .control) }
     }
 
     /// Encodes one frame onto an output queue, masked on the client side.
     func appendFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, fin: Bool = true,
-                     reservedBits: Frame.ReservedBits = [], to queue: ReferenceWritableKeyPath<Connection, [UInt8]>) {
+                     reservedBits: Frame.ReservedBits = [], to queue: OutputQueue) {
         // RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the client", and a client
         // "MUST mask all frames that it sends to the server".
         let mask = self.side == .client ? self.configuration.maskingKeys.next() : nil
         self.log?.debug("> \(opcode) \(describePayload(opcode, payload))\(fin ? "" : " fin=false")")
-        FrameEncoder.append(opcode: opcode, fin: fin, reservedBits: reservedBits, payload: payload, mask: mask,
-                            to: &self[keyPath: queue])
+        // Direct stored-property access: appending through a key path would copy the whole queue each time.
+        switch queue {
+        case .control:
+            FrameEncoder.append(opcode: opcode, fin: fin, reservedBits: reservedBits, payload: payload, mask: mask,
+                                to: &self.controlOutput)
+        case .data:
+            FrameEncoder.append(opcode: opcode, fin: fin, reservedBits: reservedBits, payload: payload, mask: mask,
+                                to: &self.dataOutput)
+        }
     }
 
     func withBytes<R>(_ bytes: some Collection<UInt8>, _ body: (UnsafeRawBufferPointer) throws(ConnectionStateError) -> R)

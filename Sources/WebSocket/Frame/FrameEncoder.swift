@@ -20,7 +20,8 @@ public enum FrameEncoder {
         payload: UnsafeRawBufferPointer, mask: MaskingKey?, to buffer: inout [UInt8]
     ) {
         let length = payload.count
-        buffer.reserveCapacity(buffer.count + headerSize(payloadLength: length, masked: mask != nil) + length)
+        // No reserveCapacity here: Array reserves exactly what it is asked for, so reserving per frame
+        // would defeat geometric growth and make queuing many frames quadratic.
         buffer.append((fin ? 0x80 : 0) | reservedBits.rawValue | opcode.rawValue)
         let maskBit: UInt8 = mask == nil ? 0 : 0x80
         if length < 126 {

@@ -1,0 +1,38 @@
+import WebSocket
+
+extension GatewayServer {
+    /// Every setting of a gateway, with its default. The command line only fills this in.
+    public struct Configuration {
+        /// Addresses to listen on; both wildcards by default, so IPv4 and IPv6 clients are served.
+        public var addresses: [String] = ["0.0.0.0", "::"]
+        /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
+        public var port: UInt16 = 8080
+        public var routes: [Route] = []
+        /// Connections at once, counting handshakes in progress; beyond it new clients get 503.
+        public var maxConnections = 10_000
+        /// The largest message accepted; a larger one closes the session with 1009.
+        public var maxMessageSize = 1 << 20
+        /// The largest request head; a larger one gets 431.
+        public var maxRequestHeadSize = HTTPHeadParser.defaultMaxSize
+        /// Bytes queued for one client before wsgate stops reading from it (echo) or, for broadcast,
+        /// drops it with 1008. Reading resumes once the queue is below half of it.
+        public var maxQueuedBytes = 1 << 20
+        /// A session that received nothing for this long gets a ping; nil disables keepalive.
+        public var pingInterval: Duration? = .seconds(30)
+        /// How long after a ping something must arrive before the session is closed with 1011.
+        public var pingTimeout: Duration = .seconds(10)
+        /// A request head must be complete within this, or the connection is closed (slow-loris).
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// How long to wait for the peer to finish a closing handshake before dropping the connection.
+        public var closeTimeout: Duration = .seconds(5)
+        /// A session with no message either way for this long is closed with 1001; nil disables it.
+        public var idleTimeout: Duration?
+        /// How long a graceful shutdown waits for sessions to close before dropping them.
+        public var shutdownTimeout: Duration = .seconds(5)
+        /// Subprotocols offered to clients, most preferred first.
+        public var subprotocols: [String] = []
+        public var log = Log()
+
+        public init() {}
+    }
+}

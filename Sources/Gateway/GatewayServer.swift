@@ -1,0 +1,176 @@
+import Glibc
+import Reactor
+import WebSocket
+
+/// A WebSocket gateway: listeners, routes and sessions on one epoll loop, on the thread that calls `run()`.
+///
+///     var configuration = GatewayServer.Configuration()
+///     configuration.routes = [Route("/echo", .echo), Route("/chat/*", .broadcast)]
+///     let server = try GatewayServer(configuration: configuration)
+///     let handle = server.shutdownHandle   // Sendable: shutdown() from any thread
+///     try server.run()                     // returns after a graceful shutdown
+///
+/// SIGINT and SIGTERM start a graceful shutdown: stop accepting, close every session with 1001,
+/// wait for the closes up to `shutdownTimeout`, then return.
+public final class GatewayServer {
+    public let configuration: Configuration
+    let loop: EventLoop
+    let router: Router
+    let handshake: ServerHandshake
+    /// One read buffer for every session: reads are processed before the next one starts, and the
+    /// protocol core keeps only partial headers, so idle sessions hold no read memory.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    let rooms = BroadcastRooms()
+    private var listeners: [Listener] = []
+    private var sessions: [Int: Session] = [:]
+    private var nextSessionID = 1
+    private var pendingFlush: [Session] = []
+    private var shuttingDown = false
+    private var shutdownTimer: TimerID?
+
+    /// The addresses actually listened on (with the real port when the configuration asked for 0).
+    public private(set) var boundAddresses: [SocketAddress] = []
+
+    /// Binds every address now, so that a port in use fails here and `boundAddresses` is known before `run`.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        try EventLoop.ignoreSIGPIPE()
+        self.loop = try EventLoop()
+        self.router = Router(configuration.routes)
+        self.handshake = ServerHandshake(subprotocols: configuration.subprotocols)
+        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        do {
+            for host in configuration.addresses {
+                let address = try SocketAddress(host: host, port: configuration.port)
+                let socket = try Socket.listen(on: address)
+                let bound = try socket.localAddress
+                let listener = Listener(socket: socket, address: bound, server: self)
+                self.listeners.append(listener)
+                listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
+                self.boundAddresses.append(bound)
+            }
+        } catch {
+            self.closeListeners()
+            self.loop.close()
+            self.readBuffer.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        self.readBuffer.deallocate()
+    }
+
+    /// Stops the gateway from any thread: the loop wakes, then shuts down gracefully.
+    public var shutdownHandle: StopHandle { self.loop.stopHandle }
+
+    /// Sessions at this moment, handshakes included.
+    public var connectionCount: Int { self.sessions.count }
+
+    /// Serves until SIGINT, SIGTERM or `shutdownHandle.stop()`, then shuts down gracefully and returns.
+    public func run() throws {
+        try self.loop.onSignal(SIGINT) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
+        try self.loop.onSignal(SIGTERM) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
+        for address in self.boundAddresses {
+            self.configuration.log.info("server.listen", [("address", address)])
+        }
+        try self.loop.run()
+        if !self.shuttingDown {
+            // Stopped from another thread: finish the same way a signal would.
+            self.beginShutdown(signal: nil)
+            try self.loop.run()
+        }
+        for session in Array(self.sessions.values) { session.teardown(reason: "shutdown") }
+        self.closeListeners()
+        self.loop.close()
+        self.configuration.log.info("server.stopped")
+    }
+
+    func beginShutdown(signal: String?) {
+        guard !self.shuttingDown else { return }
+        self.shuttingDown = true
+        self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
+        self.closeListeners()
+        for session in Array(self.sessions.values) {
+            if session.isOpen {
+                session.close(code: .goingAway, reason: "going away")
+            } else if case .handshaking = session.phase {
+                session.teardown(reason: "shutdown")
+            }
+        }
+        self.shutdownTimer = self.loop.schedule(after: self.configuration.shutdownTimeout) { [unowned self] in
+            self.configuration.log.info("server.shutdown_timeout", [("sessions", self.sessions.count)])
+            self.loop.stop()
+        }
+        self.stopIfDrained()
+    }
+
+    private func stopIfDrained() {
+        guard self.shuttingDown, self.sessions.isEmpty else { return }
+        if let timer = self.shutdownTimer { self.loop.cancel(timer) }
+        self.loop.stop()
+    }
+
+    private func closeListeners() {
+        for listener in self.listeners { listener.close() }
+        self.listeners = []
+    }
+
+    // MARK: Sessions
+
+    func accepted(_ socket: Socket, from remote: SocketAddress) {
+        try? socket.setNoDelay(true)
+        let id = self.nextSessionID
+        self.nextSessionID += 1
+        let overloaded = self.sessions.count >= self.configuration.maxConnections
+        let parser = HTTPHeadParser(kind: .request, maxSize: self.configuration.maxRequestHeadSize)
+        let session = Session(id: id, socket: socket, remoteAddress: remote, server: self,
+                              phase: .handshaking(parser))
+        do {
+            session.registration = try self.loop.register(socket.fd, interest: .readable, handler: session)
+        } catch {
+            self.configuration.log.error("accept.register_error", [("error", error)])
+            socket.close()
+            return
+        }
+        self.sessions[id] = session
+        if overloaded {
+            session.reject(HTTPResponse(status: 503, body: "too many connections (limit \(self.configuration.maxConnections))"),
+                           logAs: "server.overloaded")
+            session.flush()
+        } else {
+            session.armHandshakeTimer()
+        }
+    }
+
+    func makeHandler(_ kind: RouteHandler, for session: Session) -> any SessionHandler {
+        switch kind {
+        case .echo: EchoHandler()
+        case .broadcast: BroadcastHandler(rooms: self.rooms)
+        case .custom(_, let make): make(session)
+        }
+    }
+
+    /// Flushes `session` after the current batch of events, once however often it is asked.
+    func scheduleFlush(_ session: Session) {
+        if self.pendingFlush.isEmpty {
+            self.loop.runSoon { [unowned self] in self.flushPending() }
+        }
+        self.pendingFlush.append(session)
+    }
+
+    private func flushPending() {
+        // A flush may queue more (a handler reacting); those go in the next round.
+        let sessions = self.pendingFlush
+        self.pendingFlush = []
+        for session in sessions {
+            if case .closed = session.phase { continue }
+            session.flush()
+        }
+    }
+
+    func sessionDidEnd(_ session: Session) {
+        self.sessions[session.id] = nil
+        self.stopIfDrained()
+    }
+}

@@ -1,0 +1,73 @@
+import WebSocket
+
+/// The sessions of one concrete path, for the built-in broadcast handler.
+///
+/// Each message is encoded once and the same bytes are queued on every other member. A member that
+/// falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting memory grow:
+/// the senders cannot be slowed down for one slow reader.
+final class BroadcastRoom {
+    let path: String
+    private(set) var members: [ObjectIdentifier: Session] = [:]
+    var isEmpty: Bool { self.members.isEmpty }
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func join(_ session: Session) { self.members[ObjectIdentifier(session)] = session }
+    func leave(_ session: Session) { self.members[ObjectIdentifier(session)] = nil }
+
+    func broadcast(_ message: Message, from sender: Session) {
+        guard self.members.count > 1 else { return }
+        var frame: [UInt8] = []
+        switch message {
+        case .text(let text): FrameEncoder.append(opcode: .text, payload: text.utf8, mask: nil, to: &frame)
+        case .binary(let bytes): FrameEncoder.append(opcode: .binary, payload: bytes, mask: nil, to: &frame)
+        }
+        for member in self.members.values where member !== sender {
+            member.sendEncodedFrame(frame, dropIfBehind: true)
+        }
+    }
+}
+
+/// Joins the session to its path's room and relays its messages to the room.
+final class BroadcastHandler: SessionHandler {
+    private let rooms: BroadcastRooms
+    private var room: BroadcastRoom?
+
+    init(rooms: BroadcastRooms) {
+        self.rooms = rooms
+    }
+
+    func sessionDidOpen(_ session: Session) {
+        self.room = self.rooms.join(session)
+    }
+
+    func session(_ session: Session, didReceive message: Message) {
+        self.room?.broadcast(message, from: session)
+    }
+
+    func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {
+        if let room = self.room {
+            self.rooms.leave(session, room)
+        }
+        self.room = nil
+    }
+}
+
+/// Every broadcast room of a gateway, by concrete path; a room lives while it has members.
+final class BroadcastRooms {
+    private var rooms: [String: BroadcastRoom] = [:]
+
+    func join(_ session: Session) -> BroadcastRoom {
+        let room = self.rooms[session.path] ?? BroadcastRoom(path: session.path)
+        self.rooms[session.path] = room
+        room.join(session)
+        return room
+    }
+
+    func leave(_ session: Session, _ room: BroadcastRoom) {
+        room.leave(session)
+        if room.isEmpty { self.rooms[room.path] = nil }
+    }
+}

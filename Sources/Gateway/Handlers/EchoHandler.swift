@@ -1,0 +1,9 @@
+/// Sends every message back as it came, text as text and binary as binary.
+final class EchoHandler: SessionHandler {
+    func session(_ session: Session, didReceive message: Message) {
+        switch message {
+        case .text(let text): session.send(text: text)
+        case .binary(let bytes): session.send(binary: bytes)
+        }
+    }
+}

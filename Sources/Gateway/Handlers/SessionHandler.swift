@@ -1,0 +1,25 @@
+import WebSocket
+
+/// What serves one session: the built-in handlers and the embedder's own conform to this.
+///
+/// Every call happens on the gateway's loop thread. A handler sends with `session.send(...)` and
+/// ends the session with `session.close(...)`; it must not block.
+public protocol SessionHandler: AnyObject {
+    /// The handshake succeeded and the session is open.
+    func sessionDidOpen(_ session: Session)
+    /// A whole message arrived.
+    func session(_ session: Session, didReceive message: Message)
+    /// The session ended; `code` is the close code received, or 1006 when the connection just dropped.
+    func sessionDidClose(_ session: Session, code: CloseCode, reason: String)
+}
+
+extension SessionHandler {
+    public func sessionDidOpen(_ session: Session) {}
+    public func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {}
+}
+
+/// A whole data message.
+public enum Message: Equatable, Sendable {
+    case text(String)
+    case binary([UInt8])
+}

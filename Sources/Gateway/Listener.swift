@@ -1,0 +1,62 @@
+import Reactor
+
+/// Accepts connections on one listening socket.
+///
+/// When the process runs out of descriptors (EMFILE, ENFILE) the pending connection stays in the
+/// backlog and the socket stays readable, so accepting again at once would spin at 100% CPU. The
+/// listener instead stops watching for 100 ms and tries again; the log says so once per episode.
+final class Listener: EventHandler {
+    let socket: Socket
+    let address: SocketAddress
+    unowned let server: GatewayServer
+    var registration: Registration?
+    private var backingOff = false
+
+    init(socket: Socket, address: SocketAddress, server: GatewayServer) {
+        self.socket = socket
+        self.address = address
+        self.server = server
+    }
+
+    func handle(_ readiness: Readiness) {
+        // Bounded, so a connection storm cannot starve established sessions.
+        for _ in 0..<64 {
+            do {
+                guard case .processed(let (client, remote)) = try self.socket.accept() else { return }
+                self.server.accepted(client, from: remote)
+            } catch {
+                switch error.errno {
+                case .connectionAborted, .interrupted:
+                    continue
+                case .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory:
+                    self.backOff(error)
+                    return
+                default:
+                    self.server.configuration.log.error("accept.error", [("listen", self.address), ("error", error)])
+                    return
+                }
+            }
+        }
+    }
+
+    private func backOff(_ error: SystemError) {
+        guard !self.backingOff, let registration = self.registration else { return }
+        self.backingOff = true
+        self.server.configuration.log.error("accept.paused", [("listen", self.address), ("error", error),
+                                                               ("retry_ms", 100)])
+        try? self.server.loop.modify(registration, interest: [])
+        self.server.loop.schedule(after: .milliseconds(100)) { [weak self] in
+            guard let self, let registration = self.registration else { return }
+            self.backingOff = false
+            try? self.server.loop.modify(registration, interest: .readable)
+        }
+    }
+
+    func close() {
+        if let registration = self.registration {
+            self.server.loop.deregister(registration)
+            self.registration = nil
+        }
+        self.socket.close()
+    }
+}

@@ -1,0 +1,90 @@
+import Glibc
+import Reactor
+
+/// Bytes waiting to be written to one socket: whole frames in chunks, written with `writev`.
+///
+/// Control frames may jump ahead of queued data, but only at a frame boundary: never in front of a
+/// chunk that is already partly written. Every chunk holds whole frames, which is what makes that safe.
+struct OutboundQueue {
+    private var chunks: [[UInt8]] = []
+    private var head = 0
+    /// Bytes of `chunks[head]` already written.
+    private var headOffset = 0
+    /// Bytes queued and not yet written.
+    private(set) var count = 0
+
+    var isEmpty: Bool { self.count == 0 }
+
+    mutating func append(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        self.chunks.append(bytes)
+        self.count += bytes.count
+    }
+
+    /// Queues control frames ahead of every chunk not yet started.
+    mutating func appendUrgent(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        let position = self.headOffset == 0 ? self.head : self.head + 1
+        self.chunks.insert(bytes, at: min(position, self.chunks.count))
+        self.count += bytes.count
+    }
+
+    /// Drops every chunk not yet started, keeping a partly written one so the stream stays framed.
+    mutating func dropUnstarted() {
+        let keep = self.headOffset > 0 ? self.head + 1 : self.head
+        self.chunks.removeSubrange(keep...)
+        self.count = self.chunks[self.head...].reduce(0) { $0 + $1.count } - self.headOffset
+    }
+
+    /// Writes as much as the socket takes, up to 64 chunks per `writev`.
+    /// - Returns: `.wouldBlock` when the socket is full and bytes remain, else the bytes written.
+    mutating func write(to socket: Socket) throws(SystemError) -> IOResult<Int> {
+        var total = 0
+        while self.count > 0 {
+            let batch = min(self.chunks.count - self.head, 64)
+            let result = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: batch) { vectors throws(SystemError) in
+                try self.fill(vectors, batch)
+                return try socket.writev(UnsafeBufferPointer(vectors))
+            }
+            guard case .processed(let written) = result else { return total == 0 ? .wouldBlock : .processed(total) }
+            total += written
+            self.consume(written)
+            if written == 0 { break }
+        }
+        return .processed(total)
+    }
+
+    private func fill(_ vectors: UnsafeMutableBufferPointer<iovec>, _ batch: Int) throws(SystemError) {
+        for index in 0..<batch {
+            let chunk = self.chunks[self.head + index]
+            let skip = index == 0 ? self.headOffset : 0
+            // The arrays outlive the writev call: the queue holds them until consumed.
+            chunk.withUnsafeBytes { bytes in
+                vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + skip),
+                                       iov_len: bytes.count - skip)
+            }
+        }
+    }
+
+    private mutating func consume(_ written: Int) {
+        var remaining = written
+        self.count -= written
+        while remaining > 0 {
+            let available = self.chunks[self.head].count - self.headOffset
+            if remaining < available {
+                self.headOffset += remaining
+                return
+            }
+            remaining -= available
+            self.head += 1
+            self.headOffset = 0
+        }
+        if self.head == self.chunks.count {
+            self.chunks.removeAll(keepingCapacity: self.chunks.capacity <= 16)
+            self.head = 0
+        } else if self.head >= 64 {
+            self.chunks.removeSubrange(0..<self.head)
+            self.head = 0
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// A URL path and what serves it.
+public struct Route {
+    /// An exact path ("/echo"), or a prefix ending in "/*" ("/chat/*") that matches every path below it.
+    public var pattern: String
+    public var handler: RouteHandler
+
+    public init(_ pattern: String, _ handler: RouteHandler) {
+        self.pattern = pattern
+        self.handler = handler
+    }
+
+    /// Whether this route serves `path` (the query string is not part of the match).
+    public func matches(_ path: String) -> Bool {
+        if self.pattern.hasSuffix("/*") {
+            let prefix = self.pattern.dropLast(1)  // keeps the "/"
+            return path.hasPrefix(prefix) && path.count > prefix.count
+        }
+        return path == self.pattern
+    }
+
+    /// Whether the pattern is an exact path, which wins over any prefix.
+    var isExact: Bool { !self.pattern.hasSuffix("/*") }
+}
+
+/// What serves a route's sessions.
+public enum RouteHandler {
+    /// Sends every message back, byte for byte.
+    case echo
+    /// Sends every message to every other session on the same concrete path.
+    case broadcast
+    /// An in-process handler written by the embedder: one instance per session.
+    case custom(name: String, (Session) -> any SessionHandler)
+
+    public var name: String {
+        switch self {
+        case .echo: "echo"
+        case .broadcast: "broadcast"
+        case .custom(let name, _): name
+        }
+    }
+}

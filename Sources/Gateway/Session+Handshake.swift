@@ -1,0 +1,53 @@
+import Reactor
+import WebSocket
+
+extension Session {
+    /// Routes the request, runs the server handshake and opens the session, or refuses with the exact status.
+    func handleRequest(_ head: HTTPHead, rest: [UInt8]) {
+        self.cancelTimer(&self.handshakeTimer)
+        self.request = head
+        self.path = head.path ?? ""
+        self.query = head.query ?? ""
+        self.log.debug("handshake.request", [("method", head.method ?? "-"), ("target", head.target ?? "-")])
+        guard let route = self.server.router.route(for: self.path) else {
+            self.reject(HTTPResponse(status: 404, body: "no route for \(self.path)"), logAs: "handshake.not_found")
+            return
+        }
+        let accepted: ServerHandshake.Accepted
+        switch self.server.handshake.accept(head) {
+        case .failure(let failure):
+            self.reject(failure.response, logAs: "handshake.refused")
+            return
+        case .success(let success):
+            accepted = success
+        }
+        self.subprotocol = accepted.subprotocol
+        self.handlerName = route.handler.name
+        let connection = Connection(
+            side: .server, configuration: .init(maxMessageSize: self.server.configuration.maxMessageSize),
+            log: self.log.enabled(.debug) ? self.connectionLog() : nil)
+        self.phase = .open(connection)
+        self.queue.append(accepted.response.serialized())
+        self.log = self.log.with("path", self.path)
+        self.log.access("session.open", [
+            ("remote", self.remoteAddress), ("handler", self.handlerName),
+            ("subprotocol", accepted.subprotocol ?? "-"),
+        ])
+        let handler = self.server.makeHandler(route.handler, for: self)
+        self.handler = handler
+        self.scheduleKeepalive()
+        self.scheduleIdleCheck()
+        handler.sessionDidOpen(self)
+        // Frames the client sent in the same segment as its request.
+        if !rest.isEmpty, case .open(let current) = self.phase {
+            var bytes = rest
+            bytes.withUnsafeMutableBytes { current.receive(mutating: $0) }
+            self.handleConnection(current)
+        }
+    }
+
+    func connectionLog() -> LogSink {
+        let log = self.log
+        return LogSink(debug: true) { line in log.debug("frame", [("frame", line)]) }
+    }
+}

@@ -1,0 +1,202 @@
+import Reactor
+import WebSocket
+
+extension Session: EventHandler {
+    public func handle(_ readiness: Readiness) {
+        if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
+            self.readAvailable()
+        }
+        if case .closed = self.phase { return }
+        self.flush()
+    }
+
+    /// Reads until the socket is drained, up to a fairness bound so one busy client cannot starve the rest.
+    func readAvailable() {
+        let buffer = self.server.readBuffer
+        var reads = 0
+        while reads < 4 && !self.readingPaused {
+            let result: IOResult<Int>
+            do {
+                result = try self.socket.read(into: buffer)
+            } catch {
+                self.log.debug("session.read_error", [("error", error)])
+                self.teardown(reason: "read failed: \(error.errno.name)")
+                return
+            }
+            guard case .processed(let count) = result else { return }
+            guard count > 0 else {
+                self.receivedEOF()
+                return
+            }
+            self.bytesIn += count
+            self.lastReceivedAt = self.server.loop.now
+            self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+            if case .closed = self.phase { return }
+            reads += 1
+            if count < buffer.count { return }
+        }
+    }
+
+    func process(_ bytes: UnsafeMutableRawBufferPointer) {
+        switch self.phase {
+        case .handshaking(var parser):
+            do throws(HTTPHeadParser.Failure) {
+                guard let (head, rest) = try parser.feed(bytes) else {
+                    self.phase = .handshaking(parser)
+                    return
+                }
+                self.handleRequest(head, rest: rest)
+            } catch {
+                self.reject(HandshakeFailure(error).response, logAs: "handshake.malformed")
+            }
+        case .open(let connection):
+            connection.receive(mutating: bytes)
+            self.handleConnection(connection)
+        case .rejecting, .closed:
+            break  // draining what the client still sends before it sees our close
+        }
+    }
+
+    func receivedEOF() {
+        if case .open(let connection) = self.phase, connection.state != .closed {
+            connection.receiveEOF()
+        }
+        self.teardown(reason: "connection closed by peer")
+    }
+
+    /// Queues what the connection produced and hands its events to the handler.
+    func handleConnection(_ connection: Connection) {
+        self.pullOutput(connection)
+        for event in connection.takeEvents() {
+            switch event {
+            case .text(let text):
+                self.messagesIn += 1
+                self.lastMessageAt = self.server.loop.now
+                self.handler?.session(self, didReceive: .text(text))
+            case .binary(let bytes):
+                self.messagesIn += 1
+                self.lastMessageAt = self.server.loop.now
+                self.handler?.session(self, didReceive: .binary(bytes))
+            case .ping, .pong, .close:
+                break  // pongs are automatic; the close was echoed by the connection
+            }
+        }
+        self.pullOutput(connection)
+    }
+
+    /// Moves the connection's output onto the socket queue, control frames first.
+    func pullOutput(_ connection: Connection) {
+        guard connection.hasPendingOutput else { return }
+        let output = connection.takePendingOutput()
+        self.queue.appendUrgent(output.control)
+        self.queue.append(output.data)
+        if output.endOfStream {
+            self.endOfStreamRequested = true
+        }
+        if connection.closeExpected && self.closeTimer == nil {
+            self.armCloseTimer()
+        }
+    }
+
+    /// Writes the queue; watches for writability only while bytes remain, and applies backpressure.
+    func flush() {
+        self.isQueuedForFlush = false
+        if let connection = self.connection { self.pullOutput(connection) }
+        if !self.queue.isEmpty {
+            do {
+                if case .processed(let written) = try self.queue.write(to: self.socket) {
+                    self.bytesOut += written
+                }
+            } catch {
+                self.log.debug("session.write_error", [("error", error)])
+                self.teardown(reason: "write failed: \(error.errno.name)")
+                return
+            }
+        }
+        if self.queue.isEmpty && self.endOfStreamRequested && !self.writeShutDown {
+            self.shutDownWrite()
+        }
+        // RFC-agnostic flow control: a client that does not read its replies stops being read.
+        let limit = self.server.configuration.maxQueuedBytes
+        if self.readingPaused && self.queue.count <= limit / 2 {
+            self.readingPaused = false
+        } else if !self.readingPaused && self.queue.count > limit {
+            self.readingPaused = true
+        }
+        self.updateInterest()
+    }
+
+    /// Sends FIN after the last byte, then keeps reading until the client closes too, so that data
+    /// it sent meanwhile does not make the kernel answer with a reset that could destroy our close
+    /// frame or error response in flight.
+    func shutDownWrite() {
+        self.writeShutDown = true
+        try? self.socket.shutdownWrite()
+        if self.closeTimer == nil { self.armCloseTimer() }
+        if case .open(let connection) = self.phase, connection.state == .closed {
+            self.teardown(reason: "closed")
+        }
+    }
+
+    func updateInterest() {
+        guard let registration = self.registration else { return }
+        var interest: Interest = []
+        if !self.readingPaused { interest.insert(.readable) }
+        if !self.queue.isEmpty { interest.insert(.writable) }
+        do {
+            try self.server.loop.modify(registration, interest: interest)
+        } catch {
+            self.log.error("session.epoll_error", [("error", error)])
+            self.teardown(reason: "epoll failed")
+        }
+    }
+
+    /// Queues an HTTP error response, then ends the connection once it is written.
+    func reject(_ response: HTTPResponse, logAs event: String) {
+        self.cancelTimer(&self.handshakeTimer)
+        self.log.info(event, [("status", response.status), ("reason", response.body)])
+        self.phase = .rejecting
+        self.queue.append(response.serialized())
+        self.endOfStreamRequested = true
+    }
+
+    /// Closes the socket and tells the handler; safe to call more than once.
+    func teardown(reason: String) {
+        if case .closed = self.phase { return }
+        let wasOpen = self.connection
+        self.phase = .closed
+        self.cancelTimer(&self.handshakeTimer)
+        self.cancelTimer(&self.keepaliveTimer)
+        self.cancelTimer(&self.idleTimer)
+        self.cancelTimer(&self.closeTimer)
+        if let registration = self.registration {
+            self.server.loop.deregister(registration)
+            self.registration = nil
+        }
+        self.socket.close()
+        if let connection = wasOpen {
+            let code = connection.closeCode ?? connection.closeSent?.code ?? .abnormalClosure
+            let text = connection.closeReason ?? connection.closeSent?.reason ?? ""
+            self.log.access("session.close", [
+                ("remote", self.remoteAddress), ("path", self.path), ("handler", self.handlerName),
+                ("code", code.rawValue), ("close_reason", text),
+                ("duration_ms", (self.server.loop.now - self.openedAt).milliseconds),
+                ("bytes_in", self.bytesIn), ("bytes_out", self.bytesOut),
+                ("messages_in", self.messagesIn), ("messages_out", self.messagesOut),
+            ])
+            let handler = self.handler
+            self.handler = nil
+            handler?.sessionDidClose(self, code: code, reason: text)
+        } else {
+            self.log.debug("connection.close", [("remote", self.remoteAddress), ("reason", reason)])
+        }
+        self.server.sessionDidEnd(self)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let parts = self.components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
+    }
+}

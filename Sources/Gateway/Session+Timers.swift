@@ -1,0 +1,82 @@
+import Reactor
+import WebSocket
+
+/// The session's deadlines. Each timer is re-armed lazily when it fires, not on every message, so a
+/// busy session costs no timer operations (the loop's cached `now` is read instead).
+extension Session {
+    func armHandshakeTimer() {
+        self.handshakeTimer = self.server.loop.schedule(after: self.server.configuration.handshakeTimeout) {
+            [weak self] in
+            guard let self else { return }
+            self.handshakeTimer = nil
+            guard case .handshaking = self.phase else { return }
+            self.log.info("handshake.timeout", [("remote", self.remoteAddress)])
+            self.teardown(reason: "handshake timeout")
+        }
+    }
+
+    func armCloseTimer() {
+        self.closeTimer = self.server.loop.schedule(after: self.server.configuration.closeTimeout) { [weak self] in
+            guard let self else { return }
+            self.closeTimer = nil
+            self.log.debug("session.close_timeout")
+            self.teardown(reason: "close timeout")
+        }
+    }
+
+    /// Keepalive (issue: "every --ping-interval a session that has received nothing gets a ping; if
+    /// nothing arrives within --ping-timeout, the session is closed with 1011").
+    func scheduleKeepalive() {
+        guard let interval = self.server.configuration.pingInterval, interval > .zero else { return }
+        let deadline = self.pingSentAt.map { $0 + self.server.configuration.pingTimeout } ?? self.lastReceivedAt + interval
+        self.keepaliveTimer = self.server.loop.schedule(at: deadline) { [weak self] in
+            guard let self else { return }
+            self.keepaliveTimer = nil
+            self.keepaliveFired()
+        }
+    }
+
+    func keepaliveFired() {
+        guard let connection = self.connection, connection.state == .open,
+            let interval = self.server.configuration.pingInterval
+        else { return }
+        let now = self.server.loop.now
+        if let sentAt = self.pingSentAt {
+            if self.lastReceivedAt > sentAt {
+                self.pingSentAt = nil
+            } else {
+                self.log.info("session.keepalive_timeout")
+                connection.fail(code: .internalError, reason: "keepalive timeout")
+                self.outputChanged()
+                return
+            }
+        } else if now - self.lastReceivedAt >= interval {
+            try? connection.sendPing(Array("wsgate".utf8))
+            self.pingSentAt = now
+            self.outputChanged()
+        }
+        self.scheduleKeepalive()
+    }
+
+    func scheduleIdleCheck() {
+        guard let timeout = self.server.configuration.idleTimeout, timeout > .zero else { return }
+        self.idleTimer = self.server.loop.schedule(at: self.lastMessageAt + timeout) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            guard let connection = self.connection, connection.state == .open else { return }
+            if self.server.loop.now - self.lastMessageAt >= timeout {
+                self.log.info("session.idle_timeout")
+                self.close(code: .goingAway, reason: "idle timeout")
+            } else {
+                self.scheduleIdleCheck()
+            }
+        }
+    }
+
+    func cancelTimer(_ timer: inout TimerID?) {
+        if let id = timer {
+            self.server.loop.cancel(id)
+            timer = nil
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Reactor
+import WebSocket
+
+/// One client connection, from accept to close: the HTTP request, then the WebSocket session.
+///
+/// Bound to the gateway's loop thread. The reading order follows python-websockets' sans-I/O guide:
+/// read, `receive`, queue `takePendingOutput()`, handle events, arm a close timer when a close is expected.
+public final class Session {
+    /// Where the session is. Cases carry only what is valid in that state.
+    enum Phase {
+        /// Reading the HTTP request head.
+        case handshaking(HTTPHeadParser)
+        /// A refusal (an HTTP error) is queued: write it, half-close, drain until the client closes.
+        case rejecting
+        case open(Connection)
+        case closed
+    }
+
+    /// A number unique within this gateway's run, for logs and handlers.
+    public let id: Int
+    public let remoteAddress: SocketAddress
+    /// The request's path, without the query.
+    public internal(set) var path = ""
+    /// The request's query string, without "?".
+    public internal(set) var query = ""
+    /// The upgrade request, once it has been read.
+    public internal(set) var request: HTTPHead?
+    /// The subprotocol agreed in the handshake.
+    public internal(set) var subprotocol: String?
+
+    unowned let server: GatewayServer
+    let socket: Socket
+    var registration: Registration?
+    var phase: Phase
+    var handler: (any SessionHandler)?
+    var handlerName = "-"
+    var log: Log
+    var queue = OutboundQueue()
+    var readingPaused = false
+    /// The connection wants the TCP stream ended once the queue is written.
+    var endOfStreamRequested = false
+    var writeShutDown = false
+    var isQueuedForFlush = false
+
+    var handshakeTimer: TimerID?
+    var keepaliveTimer: TimerID?
+    var idleTimer: TimerID?
+    var closeTimer: TimerID?
+    let openedAt: ContinuousClock.Instant
+    var lastReceivedAt: ContinuousClock.Instant
+    var lastMessageAt: ContinuousClock.Instant
+    var pingSentAt: ContinuousClock.Instant?
+    var bytesIn = 0
+    var bytesOut = 0
+    var messagesIn = 0
+    var messagesOut = 0
+
+    init(id: Int, socket: Socket, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
+        self.id = id
+        self.socket = socket
+        self.remoteAddress = remoteAddress
+        self.server = server
+        self.phase = phase
+        self.log = server.configuration.log.with("id", id)
+        self.openedAt = server.loop.now
+        self.lastReceivedAt = server.loop.now
+        self.lastMessageAt = server.loop.now
+    }
+
+    var connection: Connection? {
+        if case .open(let connection) = self.phase { return connection }
+        return nil
+    }
+
+    /// Whether messages can still be sent: the handshake is done and no close frame was sent.
+    public var isOpen: Bool { self.connection?.state == .open }
+
+    // MARK: Sending, for handlers
+
+    /// Queues a text message. Returns false, and drops it, once the session is closing.
+    @discardableResult
+    public func send(text: String) -> Bool {
+        guard let connection = self.connection, connection.state == .open else { return false }
+        try? connection.send(text: text)
+        self.messagesOut += 1
+        self.outputChanged()
+        return true
+    }
+
+    /// Queues a binary message. Returns false, and drops it, once the session is closing.
+    @discardableResult
+    public func send(binary: [UInt8]) -> Bool {
+        guard let connection = self.connection, connection.state == .open else { return false }
+        try? connection.send(binary: binary)
+        self.messagesOut += 1
+        self.outputChanged()
+        return true
+    }
+
+    /// Starts the closing handshake; the session ends when the client answers or the close timeout passes.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
+        guard let connection = self.connection, connection.state == .open else { return }
+        try? connection.close(code: code, reason: reason)
+        self.outputChanged()
+    }
+
+    /// Queues a frame already encoded for a server (unmasked, no extension): broadcast encodes once
+    /// for every member. With `dropIfBehind`, a client more than `maxQueuedBytes` behind is closed
+    /// with 1008 instead.
+    func sendEncodedFrame(_ frame: [UInt8], dropIfBehind: Bool) {
+        guard let connection = self.connection, connection.state == .open else { return }
+        self.pullOutput(connection)  // keep order with anything the connection queued itself
+        if dropIfBehind && self.queue.count + frame.count > self.server.configuration.maxQueuedBytes {
+            self.log.info("session.slow_consumer", [("queued_bytes", self.queue.count)])
+            self.queue.dropUnstarted()
+            connection.fail(code: .policyViolation,
+                            reason: "slow consumer: more than \(self.server.configuration.maxQueuedBytes) bytes queued")
+        } else {
+            self.queue.append(frame)
+            self.messagesOut += 1
+        }
+        self.outputChanged()
+    }
+
+    /// Something was queued from outside this session's own event handling: flush after this batch.
+    func outputChanged() {
+        guard !self.isQueuedForFlush else { return }
+        self.isQueuedForFlush = true
+        self.server.scheduleFlush(self)
+    }
+}
+
+@available(*, unavailable)
+extension Session: Sendable {}

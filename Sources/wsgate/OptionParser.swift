@@ -1,0 +1,57 @@
+/// Splits `--flag value` and `--flag=value` arguments; knows nothing of what the flags mean.
+struct OptionParser {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private var arguments: ArraySlice<String>
+
+    init(_ arguments: [String]) {
+        self.arguments = arguments[...]
+    }
+
+    /// The next flag and its value, or nil at the end. A flag in `switches` takes no value.
+    mutating func next(switches: Set<String>) throws(Failure) -> (flag: String, value: String?)? {
+        guard let argument = self.arguments.popFirst() else { return nil }
+        guard argument.hasPrefix("--") else { throw Failure(description: "unexpected argument '\(argument)'") }
+        if let equals = argument.firstIndex(of: "=") {
+            let flag = String(argument[..<equals])
+            guard !switches.contains(flag) else { throw Failure(description: "\(flag) takes no value") }
+            return (flag, String(argument[argument.index(after: equals)...]))
+        }
+        if switches.contains(argument) { return (argument, nil) }
+        guard let value = self.arguments.popFirst() else { throw Failure(description: "\(argument) needs a value") }
+        return (argument, value)
+    }
+
+    /// "30s", "500ms", "2m", "1h", or a bare number of seconds.
+    static func duration(_ text: String, flag: String) throws(Failure) -> Duration {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            if let value = Int64(number), value >= 0, !(suffix == "m" && text.hasSuffix("ms")) {
+                return .milliseconds(value * milliseconds)
+            }
+        }
+        if let seconds = Int64(text), seconds >= 0 { return .seconds(seconds) }
+        throw Failure(description: "\(flag): '\(text)' is not a duration (e.g. 30s, 500ms, 2m)")
+    }
+
+    /// "1MiB", "64KiB", "512KB", "1048576".
+    static func size(_ text: String, flag: String) throws(Failure) -> Int {
+        let units: [(String, Int)] = [("KiB", 1024), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000),
+                                      ("GB", 1_000_000_000), ("K", 1024), ("M", 1 << 20), ("B", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Int(text.dropLast(suffix.count)), value > 0 { return value * scale }
+        }
+        if let value = Int(text), value > 0 { return value }
+        throw Failure(description: "\(flag): '\(text)' is not a size (e.g. 1MiB, 64KiB, 65536)")
+    }
+
+    static func integer(_ text: String, flag: String, range: ClosedRange<Int>) throws(Failure) -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw Failure(description: "\(flag): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+}
