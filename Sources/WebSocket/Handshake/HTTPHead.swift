@@ -55,8 +55,14 @@ public struct HTTPHead: Equatable, Sendable {
 
     /// The comma-separated tokens of every `name` field, trimmed and lower-cased (RFC 9110 §5.6.1).
     public func tokens(of name: String) -> [String] {
+        self.listElements(of: name).map { $0.lowercased() }
+    }
+
+    /// The comma-separated elements of every `name` field, trimmed but with their case kept, for lists
+    /// whose values are case-sensitive, such as subprotocol names.
+    public func listElements(of name: String) -> [String] {
         self.values(of: name).flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingHTTPWhitespace().lowercased() }
+            .map { String($0.trimmingHTTPWhitespace()) }
             .filter { !$0.isEmpty }
     }
 

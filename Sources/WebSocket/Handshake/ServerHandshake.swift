@@ -59,8 +59,10 @@ public struct ServerHandshake: Sendable {
         var headers: [(name: String, value: String)] = [
             ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptKey(for: keys[0])),
         ]
-        let offered = request.tokens(of: "Sec-WebSocket-Protocol")
-        let subprotocol = self.subprotocols.first { supported in offered.contains(supported.lowercased()) }
+        // Subprotocol names are case-sensitive (RFC 7936 §3, and the client compares them exactly), so
+        // an offer of "chat" does not select "Chat".
+        let offered = request.listElements(of: "Sec-WebSocket-Protocol")
+        let subprotocol = self.subprotocols.first { supported in offered.contains(supported) }
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
         headers.append(contentsOf: self.extraHeaders)
         let response = HTTPHead(startLine: .response(version: "HTTP/1.1", status: 101, reason: "Switching Protocols"),
