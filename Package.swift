@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "WebSocket", targets: ["WebSocket"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "Client", targets: ["Client"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     targets: [
@@ -14,10 +15,11 @@ let package = Package(
         .target(name: "WebSocket", dependencies: []),
         .target(name: "Reactor", dependencies: ["CGlibc"]),
         .target(name: "Gateway", dependencies: ["WebSocket", "Reactor"]),
-        .executableTarget(name: "wsgate", dependencies: ["Gateway", "WebSocket", "Reactor"]),
+        .target(name: "Client", dependencies: ["WebSocket", "Reactor"]),
+        .executableTarget(name: "wsgate", dependencies: ["Gateway", "Client", "WebSocket", "Reactor"]),
         .executableTarget(name: "wsgate-core-bench", dependencies: ["WebSocket"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Reactor"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Client", "WebSocket", "Reactor"]),
     ]
 )
