@@ -81,13 +81,13 @@ static int wsgate_spawn_child(void *argument) {
 
     // The parent blocked every signal before clone, so no handler of the parent has run on
     // shared memory. Reset all dispositions before unblocking anything (SIG_IGN survives
-    // execve, and a handler address is meaningless after it). SIGKILL, SIGSTOP and glibc's
-    // internal signals refuse with EINVAL, which is fine.
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
+    // execve, and a handler address is meaningless after it). The raw system call, because
+    // glibc's sigaction refuses its internal signals 32 and 33, and an inherited SIG_IGN on
+    // those must not leak into handlers either. An all-zero kernel sigaction is SIG_DFL with
+    // no flags on every architecture; SIGKILL and SIGSTOP answer EINVAL, which is fine.
+    unsigned long kernel_action[8] = {0};
     for (int signal = 1; signal < NSIG; signal++) {
-        (void)sigaction(signal, &action, NULL);
+        (void)syscall(SYS_rt_sigaction, signal, kernel_action, NULL, (size_t)(NSIG / 8));
     }
 
     // Own process group, so the whole tree the handler starts can be signalled at once.

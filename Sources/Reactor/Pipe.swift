@@ -57,6 +57,10 @@ public struct Pipe {
             try self.fd.writev(buffers)
         }
 
+        func markClosed() {
+            self.isClosed = true
+        }
+
         /// Closes this end; a second call does nothing. The corresponding C function is `close(2)`.
         public func close() {
             guard !self.isClosed else { return }
