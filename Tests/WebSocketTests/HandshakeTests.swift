@@ -100,6 +100,23 @@ struct ServerHandshakeTests {
         #expect(accepted.response["Sec-WebSocket-Accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
 
+    @Test(arguments: [("http://server.example.com/chat?room=1", "/chat", "room=1"),
+                      ("HTTPS://server.example.com:8443/chat", "/chat", ""),
+                      ("http://server.example.com", "/", ""), ("http://server.example.com?x", "/", "x")])
+    func acceptsAbsoluteFormTarget(target: String, path: String, query: String) throws {
+        var request = Self.request()
+        request.startLine = .request(method: "GET", target: target, version: "HTTP/1.1")
+        #expect(throws: Never.self) { try ServerHandshake().accept(request).get() }
+        #expect(request.path == path && request.query == query)
+    }
+
+    @Test(arguments: ["*", "chat", "ftp://server.example.com/chat", "server.example.com:80"])
+    func refusesTargetThatNamesNoResource(target: String) {
+        var request = Self.request()
+        request.startLine = .request(method: "GET", target: target, version: "HTTP/1.1")
+        #expect(Self.failure(request)?.response.status == 400)
+    }
+
     @Test func acceptsRepeatedConnectionFields() throws {
         var request = Self.request(setting: [("Connection", "keep-alive")])
         request.headers.append(("Connection", "Upgrade"))

@@ -32,14 +32,31 @@ public struct HTTPHead: Equatable, Sendable {
         return nil
     }
 
+    /// The request target in origin form ("/chat?room=1"), or nil for a response.
+    ///
+    /// RFC 6455 §4.2.1 lets the target be "an absolute HTTP/HTTPS URI containing the /resource name/"
+    /// (RFC 9112 §3.2.2 absolute-form, "http://example.com/chat?room=1"); that form is cut down to the
+    /// path and query. Any other target is returned as it is.
+    public var originForm: String? {
+        guard let target = self.target else { return nil }
+        guard let colon = target.firstIndex(of: ":"), ["http", "https"].contains(target[..<colon].lowercased()),
+            target[colon...].hasPrefix("://")
+        else { return target }
+        let afterScheme = target[target.index(colon, offsetBy: 3)...]
+        guard let end = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
+        return (afterScheme[end] == "?" ? "/" : "") + afterScheme[end...]
+    }
+
     /// The path part of the request target, without the query.
     public var path: String? {
-        self.target.map { target in target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target }
+        self.originForm.map { target in target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target }
     }
 
     /// The query part of the request target after "?", or "" when there is none.
     public var query: String? {
-        self.target.map { target in target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? "" }
+        self.originForm.map { target in
+            target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? ""
+        }
     }
 
     /// Every value of the field `name`, in order.

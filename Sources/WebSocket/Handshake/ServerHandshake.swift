@@ -31,13 +31,15 @@ public struct ServerHandshake: Sendable {
 
     /// Checks the request in RFC 6455 §4.2.1's order and returns the 101, or the refusal to send.
     public func accept(_ request: HTTPHead) -> Result<Accepted, HandshakeFailure> {
-        guard case .request(let method, let target, let version) = request.startLine else {
+        guard case .request(let method, _, let version) = request.startLine else {
             return .failure(.malformed("not a request"))
         }
         // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
         guard method == "GET" else { return .failure(.methodNotAllowed(method)) }
         guard version == "HTTP/1.1" else { return .failure(.unsupportedHTTPVersion(version)) }
-        guard target.hasPrefix("/") else { return .failure(.malformed("request target must start with /")) }
+        guard let resource = request.originForm, resource.hasPrefix("/") else {
+            return .failure(.malformed("request target must be a path or an absolute http(s) URI"))
+        }
         let hosts = request.values(of: "Host")
         guard hosts.count == 1, !hosts[0].isEmpty else {
             return .failure(hosts.isEmpty ? .missingHost : .malformed("more than one Host field"))
