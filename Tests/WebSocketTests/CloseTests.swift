@@ -218,6 +218,14 @@ struct ClosingTests {
         #expect(connection.takeOutput() == closeEcho(.close(1008, "go away"), from: side))
     }
 
+    @Test(arguments: bothSides, [CloseCode.noStatusReceived, .abnormalClosure, CloseCode(1015)])
+    func failWithCodeForbiddenOnWireSendsNoCloseFrame(side: Connection.Side, code: CloseCode) {
+        let connection = Connection(side)
+        connection.fail(code: code, reason: "dropped")
+        #expect(connection.state == .closing && connection.closeSent == nil)
+        #expect(connection.takeOutput() == [.endOfStream])
+    }
+
     @Test(arguments: bothSides)
     func failAfterCloseSendsNoSecondCloseFrame(side: Connection.Side) throws {
         let connection = Connection(side)

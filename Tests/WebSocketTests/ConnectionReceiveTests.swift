@@ -158,6 +158,13 @@ struct MaskingTests {
         #expect(client.takeOutput() == [.bytes(hex("82 85 37 fa 21 3d 37 fa 21 3d c8"))])
     }
 
+    @Test func clientPicksFreshRandomKeyPerFrame() throws {
+        let client = Connection(side: .client)
+        for _ in 0..<4 { try client.send(binary: []) }
+        let keys = try #require(client.takeOutput().first.flatMap { if case .bytes(let b) = $0 { b } else { nil } })
+        #expect(Set(stride(from: 2, to: keys.count, by: 6).map { keys[$0..<$0 + 4] }).count == 4)
+    }
+
     @Test func serverNeverMasks() throws {
         let server = Connection(.server)
         try server.send(binary: [0x00, 0xFF])
@@ -350,5 +357,22 @@ struct FeedingTests {
                         "cuts at \(first) and \(second)")
             }
         }
+    }
+}
+
+@Suite("Debug logging hook")
+struct LoggingTests {
+    final class Lines: @unchecked Sendable {
+        var lines: [String] = []
+    }
+
+    @Test func writesPythonStyleLinesOnlyWhenDebugIsOn() throws {
+        let lines = Lines()
+        let server = Connection(side: .server, log: LogSink(debug: true) { lines.lines.append($0) })
+        server.receive(incoming(Frame(.text, "Hello"), to: .server))
+        try server.close()
+        #expect(lines.lines.contains("< TEXT 'Hello' [5 bytes]") && lines.lines.contains("= state CLOSING"))
+        let quiet = Connection(side: .server, log: LogSink(debug: false) { _ in Issue.record("wrote while off") })
+        quiet.receive(incoming(Frame(.text, "Hello"), to: .server))
     }
 }

@@ -15,14 +15,22 @@ extension Connection {
     /// Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code` if none was sent yet,
     /// drops everything the peer sends from now on, and on the server side ends the TCP connection
     /// at once. A client waits for the server to close it, within the caller's timeout.
+    ///
+    /// A code that may not go on the wire (1006 "abnormal closure", say) sends no close frame and
+    /// ends the TCP connection on either side: RFC 6455 §7.4.1 says 1005, 1006 and 1015 "MUST NOT be
+    /// set as a status code in a Close control frame by an endpoint".
     public func fail(code: CloseCode, reason: String = "") {
         self.log?.debug("! failing: \(code) \(reason)")
         if self.state == .open {
-            self.sendClose(code: code, reason: reason)
+            if code.isAllowedOnWire {
+                self.sendClose(code: code, reason: reason)
+            } else {
+                self.setState(.closing)
+            }
         }
         self.parser = .discard
         self.message = nil
-        if self.side == .server {
+        if self.side == .server || !code.isAllowedOnWire {
             self.sendEndOfStream()
         }
     }
