@@ -37,12 +37,23 @@ public final class EventLoop {
     private var deferred: [() -> Void] = []
     private var deferredRunning: [() -> Void] = []
 
+    /// The same moment on both clocks: the public one, and CLOCK_MONOTONIC, which the loop
+    /// reads itself because it is cheap (vDSO, no 128-bit arithmetic) and because epoll's
+    /// timeout runs on it too.
     let epoch: ContinuousClock.Instant
-    /// Cached at the start of each iteration, right after the wait.
-    public private(set) var now: ContinuousClock.Instant
+    private let epochMonotonic: Int64
+    /// Nanoseconds since `epoch`, cached at the start of each iteration, right after the wait.
     private(set) var nowNanoseconds: Int64 = 0
 
+    /// The time at the start of the current iteration (after the wait), so every handler in
+    /// one batch sees the same instant and nobody pays for a clock read per event.
+    public var now: ContinuousClock.Instant {
+        self.epoch + .nanoseconds(self.nowNanoseconds)
+    }
+
     var stopRequested = false
+    /// The thread inside `run()`, if any.
+    private var runningThread: pthread_t?
     private let wakeup: Wakeup
     var signals: SignalSource?
     public private(set) var isClosed = false
@@ -62,7 +73,7 @@ public final class EventLoop {
         }
         self.events = .allocate(capacity: EventLoop.maximumEventsPerIteration)
         self.epoch = .now
-        self.now = self.epoch
+        self.epochMonotonic = EventLoop.monotonicNanoseconds()
         do {
             _ = try self.register(self.wakeup.fd, interest: .readable, handler: WakeupHandler(loop: self))
             self.userRegistrations = 0
@@ -105,6 +116,7 @@ public final class EventLoop {
         -> Registration
     {
         precondition(!self.isClosed, "register on a closed EventLoop")
+        self.assertOnLoopThread()
         let index = Int(fd.rawValue)
         precondition(index >= 0, "register: \(fd) is not a descriptor")
         if index >= self.slots.count {
@@ -132,6 +144,7 @@ public final class EventLoop {
     /// - Throws: `SystemError` (ENOMEM, ENOSPC).
     /// The corresponding C function is `epoll_ctl(2)`.
     public func modify(_ registration: Registration, interest: Interest) throws(SystemError) {
+        self.assertOnLoopThread()
         let index = Int(registration.fd.rawValue)
         precondition(
             index < self.slots.count && self.slots[index].generation == registration.generation
@@ -172,6 +185,7 @@ public final class EventLoop {
     /// that is already gone does nothing, so close paths can call it unconditionally.
     /// The corresponding C function is `epoll_ctl(2)` with EPOLL_CTL_DEL.
     public func deregister(_ registration: Registration) {
+        self.assertOnLoopThread()
         let index = Int(registration.fd.rawValue)
         guard index < self.slots.count, self.slots[index].generation == registration.generation,
             self.slots[index].handler != nil
@@ -210,12 +224,14 @@ public final class EventLoop {
     /// An action queued by a `runSoon` action runs in the next iteration, which then does
     /// not block.
     public func runSoon(_ action: @escaping () -> Void) {
+        self.assertOnLoopThread()
         self.deferred.append(action)
     }
 
     /// Asks `run()` to return after the current iteration. Loop thread only; from another
     /// thread use `stopHandle.stop()`.
     public func stop() {
+        self.assertOnLoopThread()
         self.stopRequested = true
     }
 
@@ -227,7 +243,12 @@ public final class EventLoop {
     /// The corresponding C function is `epoll_wait(2)`.
     public func run() throws(SystemError) {
         precondition(!self.isClosed, "run on a closed EventLoop")
-        defer { self.stopRequested = false }
+        precondition(self.runningThread == nil, "EventLoop.run is not reentrant")
+        self.runningThread = pthread_self()
+        defer {
+            self.runningThread = nil
+            self.stopRequested = false
+        }
         self.refreshNow()
         while !self.stopRequested {
             try self.runIteration()
@@ -270,6 +291,16 @@ public final class EventLoop {
         }
     }
 
+    /// Debug builds check that nobody touches the loop from another thread while it runs.
+    /// Before `run` the creating thread may set things up, and a loop may be handed to the
+    /// thread that will run it.
+    func assertOnLoopThread(_ function: StaticString = #function) {
+        assert(
+            self.runningThread.map { pthread_equal($0, pthread_self()) != 0 } ?? true,
+            "EventLoop.\(function) called off the loop thread"
+        )
+    }
+
     /// Milliseconds until the earliest timer, rounded up so the loop never wakes just
     /// before a deadline and spins; 0 with deferred work; -1 (forever) with neither.
     private func waitTimeout() -> CInt {
@@ -278,7 +309,7 @@ public final class EventLoop {
         }
         guard let deadline = self.timers.earliestDeadline() else { return -1 }
         // The cached `now` is as old as this iteration's handlers: measure afresh.
-        let remaining = deadline - (ContinuousClock.now - self.epoch).saturatingNanoseconds
+        let remaining = deadline - (EventLoop.monotonicNanoseconds() - self.epochMonotonic)
         if remaining <= 0 {
             return 0
         }
@@ -286,8 +317,14 @@ public final class EventLoop {
     }
 
     private func refreshNow() {
-        self.now = .now
-        self.nowNanoseconds = (self.now - self.epoch).saturatingNanoseconds
+        self.nowNanoseconds = EventLoop.monotonicNanoseconds() - self.epochMonotonic
+    }
+
+    /// The corresponding C function is `clock_gettime(2)` with CLOCK_MONOTONIC.
+    private static func monotonicNanoseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Int64(time.tv_sec) &* 1_000_000_000 &+ Int64(time.tv_nsec)
     }
 
     /// Drops every handler, timer and deferred action and closes the epoll and signal

@@ -14,6 +14,7 @@ extension EventLoop {
     /// The corresponding C functions are `pthread_sigmask(3)` and `signalfd(2)`.
     public func onSignal(_ signal: CInt, _ action: @escaping () -> Void) throws(SystemError) {
         precondition(!self.isClosed, "onSignal on a closed EventLoop")
+        self.assertOnLoopThread()
         if self.signals == nil {
             let source = try SignalSource()
             do throws(SystemError) {

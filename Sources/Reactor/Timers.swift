@@ -177,17 +177,20 @@ extension EventLoop {
     /// - Returns: an identifier for `cancel`.
     @discardableResult
     public func schedule(after delay: Duration, _ action: @escaping () -> Void) -> TimerID {
-        self.timers.schedule(deadline: self.nowNanoseconds.addingSaturating(delay.saturatingNanoseconds), action)
+        self.assertOnLoopThread()
+        return self.timers.schedule(deadline: self.nowNanoseconds.addingSaturating(delay.saturatingNanoseconds), action)
     }
 
     /// Runs `action` on the loop thread at `deadline` (or in the next iteration if it has passed).
     @discardableResult
     public func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping () -> Void) -> TimerID {
-        self.timers.schedule(deadline: (deadline - self.epoch).saturatingNanoseconds, action)
+        self.assertOnLoopThread()
+        return self.timers.schedule(deadline: (deadline - self.epoch).saturatingNanoseconds, action)
     }
 
     /// Cancels a timer; nothing happens if it already fired or was cancelled.
     public func cancel(_ id: TimerID) {
+        self.assertOnLoopThread()
         self.timers.cancel(id)
     }
 

@@ -105,15 +105,19 @@ extension ReactorTests {
             let group = process.pid
             // Wait (bounded) until the shell has started both sleeps.
             var members: [pid_t] = []
-            for _ in 0..<500 where members.count < 3 {
+            var attempts = 0
+            while members.count < 3 && attempts < 500 {
                 usleep(10_000)
                 members = livingMembers(ofGroup: group)
+                attempts += 1
             }
             #expect(members.count == 3)
             try process.signalGroup(SIGTERM)
             #expect(try self.exitStatus(of: process) == .signaled(SIGTERM))
-            for _ in 0..<500 where !livingMembers(ofGroup: group).isEmpty {
+            attempts = 0
+            while !livingMembers(ofGroup: group).isEmpty && attempts < 500 {
                 usleep(10_000)
+                attempts += 1
             }
             #expect(livingMembers(ofGroup: group).isEmpty)
         }
