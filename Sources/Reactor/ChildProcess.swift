@@ -30,6 +30,7 @@ public final class ChildProcess {
         /// A signal ended it.
         case signaled(CInt)
 
+        /// Whether the child exited with status 0.
         public var isSuccess: Bool {
             self == .exited(0)
         }
@@ -56,6 +57,7 @@ public final class ChildProcess {
         case descriptor(FileDescriptor)
     }
 
+    /// The child's process id, which is also its process group id.
     public let pid: pid_t
     /// Readable once the child has exited. The corresponding C function is `pidfd_open(2)`.
     public let pidfd: FileDescriptor
@@ -67,6 +69,7 @@ public final class ChildProcess {
     public let standardError: Pipe.End?
     /// Set once the child has been reaped.
     public private(set) var exitStatus: ExitStatus?
+    /// Whether `close()` has run.
     public private(set) var isClosed = false
 
     private weak var loop: EventLoop?
@@ -93,6 +96,7 @@ public final class ChildProcess {
     ///   - workingDirectory: the directory to start in, or nil for wsgate's.
     /// - Throws: `SystemError` naming the step that failed: "execve" (ENOENT, EACCES, ENOEXEC),
     ///   "chdir", "dup2", "pipe2", "open", "clone".
+    ///
     /// The corresponding C functions are `clone(2)`, `prctl(2)` and `execve(2)`, through the shim.
     public static func spawn(
         executable: String,
@@ -220,6 +224,7 @@ public final class ChildProcess {
 
     /// Reaps the child if it has exited, without blocking.
     /// - Returns: the exit status, or nil while it runs.
+    ///
     /// The corresponding C function is `waitid(2)` with P_PIDFD and WNOHANG.
     public func tryWait() throws(SystemError) -> ExitStatus? {
         if let status = self.exitStatus {
@@ -256,6 +261,7 @@ public final class ChildProcess {
     /// Sends `signal` to the child itself (not its group). Race-free: it can never reach
     /// another process that reused the pid.
     /// - Throws: `SystemError` with ESRCH once the child has been reaped.
+    ///
     /// The corresponding C function is `pidfd_send_signal(2)`.
     public func signal(_ signal: CInt) throws(SystemError) {
         _ = try systemCall("pidfd_send_signal") { wsgate_pidfd_send_signal(self.pidfd.rawValue, signal, 0) }
@@ -268,6 +274,7 @@ public final class ChildProcess {
     /// kernel does not reuse a pid that is still a group id). Once the whole group is gone
     /// the id could in principle be reused; the termination policy stops signalling then.
     /// - Throws: `SystemError` with ESRCH when no process is left in the group.
+    ///
     /// The corresponding C function is `kill(2)` with a negative pid.
     public func signalGroup(_ signal: CInt) throws(SystemError) {
         _ = try systemCall("kill") { kill(-self.pid, signal) }

@@ -88,14 +88,20 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
 public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The C function that failed, "accept4".
     public let call: String
+    /// What the call set `errno` to.
     public let errno: Errno
 
+    /// - Parameters:
+    ///   - call: the C function's name, optionally with the option it was given
+    ///     ("setsockopt(SO_REUSEADDR)").
+    ///   - errno: its error.
     @inlinable
     public init(call: String, errno: Errno) {
         self.call = call
         self.errno = errno
     }
 
+    /// "accept4: EMFILE: Too many open files".
     public var description: String {
         "\(self.call): \(self.errno)"
     }

@@ -56,6 +56,7 @@ public final class EventLoop {
     private var runningThread: pthread_t?
     private let wakeup: Wakeup
     var signals: SignalSource?
+    /// Whether `close()` has run.
     public private(set) var isClosed = false
 
     /// Creates the epoll instance and the stop eventfd, and ignores SIGPIPE process-wide so
@@ -111,6 +112,7 @@ public final class EventLoop {
     /// Deregister before closing the descriptor: the kernel drops a closed descriptor from the
     /// epoll set silently, and the loop would still hold the handler.
     /// - Throws: `SystemError` ("epoll_ctl: EPERM" for a regular file, ENOMEM, ENOSPC).
+    ///
     /// The corresponding C function is `epoll_ctl(2)` with EPOLL_CTL_ADD.
     public func register(_ fd: FileDescriptor, interest: Interest, handler: any EventHandler) throws(SystemError)
         -> Registration
@@ -142,6 +144,7 @@ public final class EventLoop {
     /// Empty interest removes the descriptor from the epoll set (the handler stays), so a
     /// paused reader is not woken over and over by a hang-up it cannot act on yet.
     /// - Throws: `SystemError` (ENOMEM, ENOSPC).
+    ///
     /// The corresponding C function is `epoll_ctl(2)`.
     public func modify(_ registration: Registration, interest: Interest) throws(SystemError) {
         self.assertOnLoopThread()
@@ -240,6 +243,7 @@ public final class EventLoop {
     /// A stop requested before `run` makes it return after at most one iteration. `run` may
     /// be called again after it returns.
     /// - Throws: `SystemError` from `epoll_wait` (EINTR is not an error).
+    ///
     /// The corresponding C function is `epoll_wait(2)`.
     public func run() throws(SystemError) {
         precondition(!self.isClosed, "run on a closed EventLoop")

@@ -14,8 +14,11 @@ public struct FileDescriptor: Hashable, Sendable, RawRepresentable, CustomString
         self.rawValue = rawValue
     }
 
+    /// Descriptor 0.
     public static let standardInput = FileDescriptor(rawValue: STDIN_FILENO)
+    /// Descriptor 1.
     public static let standardOutput = FileDescriptor(rawValue: STDOUT_FILENO)
+    /// Descriptor 2.
     public static let standardError = FileDescriptor(rawValue: STDERR_FILENO)
 
     public var description: String {
@@ -25,6 +28,7 @@ public struct FileDescriptor: Hashable, Sendable, RawRepresentable, CustomString
     /// Reads at most `buffer.count` bytes.
     /// - Returns: `.processed(0)` at end of file, `.wouldBlock` when nothing is available.
     /// - Throws: `SystemError` ("read: ECONNRESET: …").
+    ///
     /// The corresponding C function is `read(2)`.
     @inlinable
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
@@ -36,6 +40,7 @@ public struct FileDescriptor: Hashable, Sendable, RawRepresentable, CustomString
     /// On a socket prefer `Socket.write`, which sends with MSG_NOSIGNAL; here a closed reader
     /// raises SIGPIPE unless it is ignored (`EventLoop.init` ignores it).
     /// - Throws: `SystemError` ("write: EPIPE: …").
+    ///
     /// The corresponding C function is `write(2)`.
     @inlinable
     public func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
@@ -44,6 +49,7 @@ public struct FileDescriptor: Hashable, Sendable, RawRepresentable, CustomString
 
     /// Writes the buffers in order with one call, at most `IOV_MAX` (1024) of them.
     /// - Returns: the number of bytes written, possibly ending in the middle of a buffer.
+    ///
     /// The corresponding C function is `writev(2)`.
     @inlinable
     public func writev(_ buffers: UnsafeBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {

@@ -10,7 +10,9 @@ public struct Interest: OptionSet, Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// Wake when there is something to read, or the peer has closed its side.
     public static let readable = Interest(rawValue: 1 << 0)
+    /// Wake when a write would not block (the kernel buffer has room).
     public static let writable = Interest(rawValue: 1 << 1)
 
     /// The epoll mask. EPOLLRDHUP comes with `.readable` only: level-triggered, it would fire
@@ -50,7 +52,9 @@ public struct Readiness: OptionSet, Hashable, Sendable, CustomStringConvertible 
         self.rawValue = rawValue
     }
 
+    /// A read will not block (EPOLLIN).
     public static let readable = Readiness(rawValue: 1 << 0)
+    /// A write will not block (EPOLLOUT).
     public static let writable = Readiness(rawValue: 1 << 1)
     /// The peer closed its writing side (EPOLLRDHUP) or both sides are gone (EPOLLHUP).
     public static let hangup = Readiness(rawValue: 1 << 2)
@@ -93,6 +97,7 @@ public protocol EventHandler: AnyObject {
 /// It carries a generation number as well as the descriptor, so that a registration for a
 /// descriptor number that was closed and reused is told apart from the old one.
 public struct Registration: Hashable, Sendable, CustomStringConvertible {
+    /// The registered descriptor.
     public let fd: FileDescriptor
     @usableFromInline
     let generation: UInt32

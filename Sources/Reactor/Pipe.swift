@@ -6,7 +6,9 @@ import Glibc
 /// Both ends are close-on-exec, so a child only gets the end `ChildProcess.spawn` installs as
 /// its stdin, stdout or stderr.
 public struct Pipe {
+    /// The end data comes out of.
     public let readEnd: Pipe.End
+    /// The end data goes into.
     public let writeEnd: Pipe.End
 
     /// Creates a pipe, both ends non-blocking unless `nonBlocking` is false.
@@ -24,7 +26,9 @@ public struct Pipe {
 
     /// One end of a pipe; owns its descriptor. Close it explicitly, after deregistering it.
     public final class End {
+        /// The descriptor, for `EventLoop.register`. Invalid once `close()` has run.
         public let fd: FileDescriptor
+        /// Whether `close()` has run.
         public private(set) var isClosed = false
 
         /// Takes ownership of an open descriptor.
@@ -45,6 +49,7 @@ public struct Pipe {
 
         /// Writes at most `buffer.count` bytes; up to PIPE_BUF (4096) bytes go in atomically.
         /// - Throws: `SystemError` with EPIPE once the reader has closed.
+        ///
         /// The corresponding C function is `write(2)`.
         @inlinable
         public func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {

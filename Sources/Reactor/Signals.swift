@@ -11,6 +11,7 @@ extension EventLoop {
     /// default action. Children spawned by `ChildProcess` start with an empty mask.
     /// A second call for the same signal replaces its action.
     /// - Throws: `SystemError` from `pthread_sigmask` or `signalfd`.
+    ///
     /// The corresponding C functions are `pthread_sigmask(3)` and `signalfd(2)`.
     public func onSignal(_ signal: CInt, _ action: @escaping () -> Void) throws(SystemError) {
         precondition(!self.isClosed, "onSignal on a closed EventLoop")

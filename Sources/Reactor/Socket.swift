@@ -9,6 +9,7 @@ import Glibc
 public final class Socket {
     /// The descriptor, for `EventLoop.register`. Invalid once `close()` has run.
     public let fd: FileDescriptor
+    /// Whether `close()` has run.
     public private(set) var isClosed = false
 
     /// Takes ownership of an open descriptor.
@@ -33,6 +34,7 @@ public final class Socket {
     /// SO_REUSEADDR is set so a restart does not wait out TIME_WAIT, and an IPv6 socket is
     /// IPV6_V6ONLY so that "0.0.0.0" and "::" can listen on the same port side by side.
     /// - Throws: `SystemError` from `socket`, `setsockopt`, `bind` (EADDRINUSE) or `listen`.
+    ///
     /// The corresponding C functions are `socket(2)`, `bind(2)` and `listen(2)`.
     public static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(SystemError) -> Socket {
         let socket = try Socket.tcp(family: address.family)
@@ -56,6 +58,7 @@ public final class Socket {
     /// - Returns: the socket, and whether it is already connected (loopback often is). When it
     ///   is not, register it for `.writable` and call `finishConnect()` once it is.
     /// - Throws: `SystemError` ("connect: ECONNREFUSED: …") when the kernel refuses at once.
+    ///
     /// The corresponding C function is `connect(2)`.
     public static func connect(to address: SocketAddress) throws(SystemError) -> (Socket, connected: Bool) {
         let socket = try Socket.tcp(family: address.family)
@@ -90,6 +93,7 @@ public final class Socket {
     /// Completes a non-blocking connect once the socket is writable.
     /// - Throws: `SystemError(call: "connect", …)` with the connection's error (ECONNREFUSED,
     ///   ETIMEDOUT…), so it reads the same as a connect that failed at once.
+    ///
     /// The corresponding C function is `getsockopt(2)` with SO_ERROR.
     public func finishConnect() throws(SystemError) {
         let error = try self.option(SOL_SOCKET, SO_ERROR, name: "getsockopt(SO_ERROR)")
@@ -102,6 +106,7 @@ public final class Socket {
     /// - Returns: `.wouldBlock` when none is pending. The new socket is non-blocking and
     ///   close-on-exec already (no window where a spawned child could inherit it).
     /// - Throws: `SystemError` ("accept4: EMFILE: …"); ECONNABORTED just means try again.
+    ///
     /// The corresponding C function is `accept4(2)`.
     public func accept() throws(SystemError) -> IOResult<(Socket, SocketAddress)> {
         var storage = sockaddr_storage()

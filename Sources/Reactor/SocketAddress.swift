@@ -33,6 +33,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// An address from a numeric literal: "127.0.0.1", "0.0.0.0", "::1", "::". Never blocks.
     /// - Throws: `SocketAddress.Error.notNumeric` for anything else (including names).
+    ///
     /// The corresponding C function is `inet_pton(3)`.
     public init(host: String, port: UInt16) throws(SocketAddress.Error) {
         var v4 = sockaddr_in()
@@ -69,6 +70,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// This BLOCKS the calling thread for as long as DNS takes: use it for the client side and
     /// at start-up, never on a loop thread that serves connections.
     /// - Throws: `SocketAddress.Error.resolution` with gai_strerror's text.
+    ///
     /// The corresponding C function is `getaddrinfo(3)`.
     public static func resolve(host: String, port: UInt16) throws(SocketAddress.Error) -> [SocketAddress] {
         var hints = addrinfo()
@@ -92,11 +94,13 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return addresses
     }
 
+    /// Whether this is an AF_INET6 address.
     public var isIPv6: Bool {
         if case .v6 = self.storage { return true }
         return false
     }
 
+    /// The port, in host byte order.
     public var port: UInt16 {
         switch self.storage {
         case .v4(let address): UInt16(bigEndian: address.sin_port)
