@@ -2,6 +2,10 @@ import Gateway
 import Glibc
 import Reactor
 
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "bench" {
+    exit(runBench(Array(CommandLine.arguments.dropFirst(2))))
+}
+
 do {
     switch try parseCommandLine(Array(CommandLine.arguments.dropFirst())) {
     case .help: print(usage, terminator: "")

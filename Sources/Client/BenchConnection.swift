@@ -1,0 +1,225 @@
+import Reactor
+import WebSocket
+
+/// One connection of a `LoadGenerator`: a small state machine on the generator's loop.
+final class BenchConnection: EventHandler {
+    enum Phase {
+        case connecting, handshaking(HTTPHeadParser, ClientHandshake), open(Connection), closed
+    }
+
+    let index: Int
+    unowned let generator: LoadGenerator
+    var socket: Socket?
+    var registration: Registration?
+    var phase = Phase.closed
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// Send times of the messages in flight, oldest first (echo preserves order).
+    var sendTimes: [ContinuousClock.Instant] = []
+    var sendTimesHead = 0
+    var sessionStarted: ContinuousClock.Instant = .now
+
+    init(index: Int, generator: LoadGenerator) {
+        self.index = index
+        self.generator = generator
+    }
+
+    var isClosed: Bool {
+        if case .closed = self.phase { return true }
+        return false
+    }
+
+    func start() {
+        self.sessionStarted = self.generator.loop.now
+        do {
+            let (socket, connected) = try Socket.connect(to: self.generator.address)
+            try? socket.setNoDelay(true)
+            self.socket = socket
+            self.registration = try self.generator.loop.register(socket.fd, interest: .writable, handler: self)
+            self.phase = .connecting
+            if connected { self.connected() }
+        } catch {
+            self.generator.failed(self, "\(error)")
+        }
+    }
+
+    private func connected() {
+        let url = self.generator.options.url
+        let handshake = ClientHandshake(host: url.hostHeader, target: url.target)
+        self.phase = .handshaking(HTTPHeadParser(kind: .response), handshake)
+        self.output.append(contentsOf: handshake.request.serialized())
+        self.flush()
+    }
+
+    func handle(_ readiness: Readiness) {
+        if case .connecting = self.phase {
+            do {
+                try self.socket?.finishConnect()
+            } catch {
+                self.generator.failed(self, "\(error)")
+                return
+            }
+            self.connected()
+            return
+        }
+        if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
+            self.read()
+        }
+        if !self.isClosed && readiness.contains(.writable) {
+            self.flush()
+        }
+    }
+
+    private func read() {
+        guard let socket = self.socket else { return }
+        let buffer = self.generator.readBuffer
+        while true {
+            let result: IOResult<Int>
+            do {
+                result = try socket.read(into: buffer)
+            } catch {
+                self.generator.failed(self, "\(error)")
+                return
+            }
+            guard case .processed(let count) = result else { break }
+            guard count > 0 else {
+                if !self.generator.finishing { self.generator.failed(self, "server closed the connection") }
+                else { self.close() }
+                return
+            }
+            self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+            if self.isClosed || count < buffer.count { break }
+        }
+        self.flush()
+    }
+
+    private func process(_ bytes: UnsafeMutableRawBufferPointer) {
+        switch self.phase {
+        case .handshaking(var parser, let handshake):
+            do {
+                guard let (head, rest) = try parser.feed(bytes) else {
+                    self.phase = .handshaking(parser, handshake)
+                    return
+                }
+                _ = try handshake.validate(head)
+                let connection = Connection(side: .client, configuration: .init(
+                    maxMessageSize: 1 << 30, maskingKeys: PseudoRandomKeys.source()))
+                self.phase = .open(connection)
+                self.opened(connection)
+                self.pullOutput(connection)
+                if !rest.isEmpty {
+                    var copy = rest
+                    copy.withUnsafeMutableBytes { connection.receive(mutating: $0) }
+                    self.handleEvents(connection)
+                }
+            } catch {
+                self.generator.failed(self, "handshake: \(error)")
+            }
+        case .open(let connection):
+            connection.receive(mutating: bytes)
+            self.handleEvents(connection)
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    private func opened(_ connection: Connection) {
+        let count = self.generator.options.churn ? 1 : self.generator.options.inFlight
+        for _ in 0..<count { self.sendOne(connection) }
+    }
+
+    private func sendOne(_ connection: Connection) {
+        let payload = self.generator.payload
+        if self.generator.options.binary {
+            try? connection.send(binary: payload)
+        } else {
+            _ = payload.withUnsafeBytes { try? connection.send(textUTF8: $0) }
+        }
+        self.sendTimes.append(self.generator.loop.now)
+    }
+
+    private func handleEvents(_ connection: Connection) {
+        let now = self.generator.loop.now
+        for event in connection.takeEvents() {
+            switch event {
+            case .text, .binary:
+                guard self.sendTimesHead < self.sendTimes.count else {
+                    self.generator.failed(self, "unexpected message")
+                    return
+                }
+                let sentAt = self.sendTimes[self.sendTimesHead]
+                self.sendTimesHead += 1
+                if self.generator.options.churn {
+                    self.generator.recordCompletion(latency: now - self.sessionStarted)
+                    try? connection.close()
+                } else {
+                    self.generator.recordCompletion(latency: now - sentAt)
+                    if self.generator.wantsMore() { self.sendOne(connection) }
+                }
+            case .close:
+                if self.generator.options.churn {
+                    self.restart()
+                    return
+                }
+            case .ping, .pong:
+                break
+            }
+        }
+        if self.sendTimesHead > 1024 && self.sendTimesHead * 2 > self.sendTimes.count {
+            self.sendTimes.removeSubrange(0..<self.sendTimesHead)
+            self.sendTimesHead = 0
+        }
+        self.pullOutput(connection)
+    }
+
+    private func pullOutput(_ connection: Connection) {
+        guard connection.hasPendingOutput else { return }
+        let pending = connection.takePendingOutput()
+        self.output.append(contentsOf: pending.control)
+        self.output.append(contentsOf: pending.data)
+    }
+
+    /// Churn mode: the server answered our close; start the next session.
+    private func restart() {
+        self.close()
+        self.sendTimes.removeAll(keepingCapacity: true)
+        self.sendTimesHead = 0
+        if self.generator.wantsMore() { self.start() }
+    }
+
+    private func flush() {
+        guard let socket = self.socket, let registration = self.registration else { return }
+        while self.outputOffset < self.output.count {
+            let result: IOResult<Int>
+            do {
+                result = try self.output.withUnsafeBytes { bytes in
+                    Result { () throws(SystemError) in
+                        try socket.write(UnsafeRawBufferPointer(rebasing: bytes[self.outputOffset...]))
+                    }
+                }.get()
+            } catch {
+                self.generator.failed(self, "\(error)")
+                return
+            }
+            guard case .processed(let count) = result else { break }
+            self.outputOffset += count
+        }
+        if self.outputOffset == self.output.count {
+            self.output.removeAll(keepingCapacity: true)
+            self.outputOffset = 0
+        }
+        try? self.generator.loop.modify(registration, interest: self.output.isEmpty ? .readable : [.readable, .writable])
+    }
+
+    func close() {
+        if let registration = self.registration {
+            self.generator.loop.deregister(registration)
+            self.registration = nil
+        }
+        self.socket?.close()
+        self.socket = nil
+        self.phase = .closed
+        self.output.removeAll(keepingCapacity: true)
+        self.outputOffset = 0
+    }
+}

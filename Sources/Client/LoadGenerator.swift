@@ -1,0 +1,143 @@
+import Reactor
+import WebSocket
+
+/// Drives many WebSocket connections from one epoll loop and measures an echo server.
+///
+/// Each connection keeps `inFlight` messages outstanding: every reply received sends the next one,
+/// so the figure is the server's sustained round-trip rate, and latency is measured per message from
+/// its send to its echo. In churn mode each connection instead repeats connect, handshake, one round
+/// trip and close, measuring sessions per second.
+public final class LoadGenerator {
+    public struct Options: Sendable {
+        public var url: WebSocketURL
+        public var connections = 1
+        /// Total messages to complete across all connections; nil runs for `duration`.
+        public var messages: Int?
+        public var duration: Duration = .seconds(5)
+        public var size = 32
+        public var inFlight = 1
+        public var binary = false
+        public var churn = false
+        /// Called about four times a second with the messages (or sessions) done so far.
+        public var progress: (@Sendable (Int, Duration) -> Void)?
+
+        public init(url: WebSocketURL) {
+            self.url = url
+        }
+    }
+
+    public struct Result: Sendable {
+        /// Round trips completed (sessions in churn mode).
+        public var completed: Int
+        public var payloadBytes: Int
+        public var elapsed: Duration
+        /// Round-trip (or session) latencies in microseconds, sorted.
+        public var latencies: [UInt32]
+        public var errors: [String]
+
+        public var perSecond: Double { Double(self.completed) / self.elapsed.inSeconds }
+        public var megabytesPerSecond: Double { Double(self.payloadBytes) / self.elapsed.inSeconds / 1e6 }
+
+        public func percentile(_ p: Double) -> UInt32 {
+            guard !self.latencies.isEmpty else { return 0 }
+            let index = min(self.latencies.count - 1, Int(Double(self.latencies.count) * p / 100))
+            return self.latencies[index]
+        }
+    }
+
+    let options: Options
+    let loop: EventLoop
+    let address: SocketAddress
+    let payload: [UInt8]
+    let readBuffer: UnsafeMutableRawBufferPointer
+    var connections: [BenchConnection] = []
+    var started: ContinuousClock.Instant = .now
+    var completed = 0
+    var target: Int?
+    var finishing = false
+    var latencies: [UInt32] = []
+    var errors: [String] = []
+
+    public init(options: Options) throws {
+        self.options = options
+        guard !options.url.secure else { throw BlockingClient.Failure.unsupported("wss:// needs TLS, which wsgate does not support yet") }
+        guard let address = try SocketAddress.resolve(host: options.url.host, port: options.url.port).first else {
+            throw BlockingClient.Failure.resolve(options.url.host)
+        }
+        self.address = address
+        try EventLoop.ignoreSIGPIPE()
+        self.loop = try EventLoop()
+        self.payload = options.binary ? (0..<options.size).map { UInt8(truncatingIfNeeded: $0) }
+            : Array(String(repeating: "x", count: options.size).utf8)
+        self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        self.target = options.messages
+        self.latencies.reserveCapacity(min(options.messages ?? 1_000_000, 10_000_000))
+    }
+
+    deinit {
+        self.readBuffer.deallocate()
+    }
+
+    public func run() throws -> Result {
+        self.started = self.loop.now
+        for index in 0..<self.options.connections {
+            let connection = BenchConnection(index: index, generator: self)
+            self.connections.append(connection)
+            connection.start()
+        }
+        if self.target == nil {
+            self.loop.schedule(after: self.options.duration) { [unowned self] in self.finish() }
+        }
+        if let progress = self.options.progress {
+            self.scheduleProgress(progress)
+        }
+        try self.loop.run()
+        let elapsed = self.loop.now - self.started
+        for connection in self.connections { connection.close() }
+        self.loop.close()
+        self.latencies.sort()
+        let bytes = self.options.churn ? self.completed * self.options.size : self.completed * self.options.size
+        return Result(completed: self.completed, payloadBytes: bytes, elapsed: elapsed, latencies: self.latencies,
+                      errors: self.errors)
+    }
+
+    private func scheduleProgress(_ progress: @escaping @Sendable (Int, Duration) -> Void) {
+        self.loop.schedule(after: .milliseconds(250)) { [unowned self] in
+            guard !self.finishing else { return }
+            progress(self.completed, self.loop.now - self.started)
+            self.scheduleProgress(progress)
+        }
+    }
+
+    func recordCompletion(latency: Duration) {
+        self.completed += 1
+        let micros = latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000
+        self.latencies.append(UInt32(clamping: micros))
+        if let target = self.target, self.completed >= target { self.finish() }
+    }
+
+    /// Whether a connection should start another round trip (or session).
+    func wantsMore(inFlightElsewhere: Int = 0) -> Bool {
+        guard !self.finishing else { return false }
+        return true
+    }
+
+    func failed(_ connection: BenchConnection, _ message: String) {
+        if self.errors.count < 100 { self.errors.append("connection \(connection.index): \(message)") }
+        connection.close()
+        if self.connections.allSatisfy(\.isClosed) { self.finish() }
+    }
+
+    func finish() {
+        guard !self.finishing else { return }
+        self.finishing = true
+        self.loop.stop()
+    }
+}
+
+extension Duration {
+    /// The duration as floating-point seconds, for rates and reports.
+    public var inSeconds: Double {
+        Double(self.components.seconds) + Double(self.components.attoseconds) * 1e-18
+    }
+}

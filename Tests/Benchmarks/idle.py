@@ -1,0 +1,13 @@
+"""Opens N idle WebSocket connections to URL, prints 'ready', holds them until stdin closes."""
+import asyncio, sys, websockets
+
+async def main(url, count):
+    connections = []
+    for _ in range(count):
+        connections.append(await websockets.connect(url, ping_interval=None, max_size=None))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for c in connections:
+        await c.close()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
