@@ -179,9 +179,18 @@ struct ServerHandshakeTests {
         #expect(failure.response.status == 426 && failure.response.headers.contains { $0 == ("Upgrade", "websocket") })
     }
 
-    @Test func parserFailuresMapTo431And400() {
-        #expect(HandshakeFailure(HTTPHeadParser.Failure.tooLarge(limit: 16)).response.status == 431)
-        #expect(HandshakeFailure(HTTPHeadParser.Failure.malformed("x")).response.status == 400)
+    @Test(arguments: [("GET / HTTP/1.1\r\nCookie: " + String(repeating: "c", count: 200) + "\r\n\r\n", 431),
+                      ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400)])
+    func parserFailuresMapTo431And400(text: String, status: Int) {
+        var parser = HTTPHeadParser(maxSize: 128)
+        #expect(throws: HTTPHeadParser.Failure.self) {
+            do throws(HTTPHeadParser.Failure) {
+                _ = try parser.feed(Array(text.utf8))
+            } catch {
+                #expect(HandshakeFailure(error).response.status == status)
+                throw error
+            }
+        }
     }
 
     @Test func refusalResponseBytes() {

@@ -119,3 +119,77 @@ final class KeySequence: Sendable {
                           UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24))
     }
 }
+
+/// Whatever the peer sends, valid or not, the events and output must not depend on how the bytes were cut.
+@Suite("Chunking invariance")
+struct ChunkingInvarianceTests {
+    static func randomFrame(for side: Connection.Side, using generator: inout SplitMix64) -> [UInt8] {
+        let opcodes: [UInt8] = [0x0, 0x0, 0x1, 0x1, 0x2, 0x2, 0x9, 0xA, 0x8, 0x3]
+        let opcode = opcodes.randomElement(using: &generator)!
+        let fin = Int.random(in: 0...3, using: &generator) != 0
+        let rsv: UInt8 = Int.random(in: 0...30, using: &generator) == 0 ? 0x40 : 0
+        let length = Int.random(in: 0...9, using: &generator) == 0 ? Int.random(in: 120...70_000, using: &generator)
+            : Int.random(in: 0...130, using: &generator)
+        var payload: [UInt8]
+        if opcode == 0x8 && length >= 2 && Bool.random(using: &generator) {
+            payload = [0x03, 0xE8] + Array(repeating: 0x61, count: min(length, 125) - 2)
+        } else if Int.random(in: 0...5, using: &generator) == 0 {
+            payload = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        } else {
+            payload = Array(String(repeating: "aé😀", count: length / 7 + 1).utf8.prefix(length))
+        }
+        let masked = (side == .server) != (Int.random(in: 0...40, using: &generator) == 0)
+        var bytes: [UInt8] = []
+        FrameEncoder.append(opcode: Opcode(rawValue: opcode) ?? .text, fin: fin, reservedBits: .init(rawValue: rsv),
+                            payload: payload, mask: masked ? testKey : nil, to: &bytes)
+        bytes[0] = (bytes[0] & 0xF0) | opcode
+        return bytes
+    }
+
+    static func run(_ side: Connection.Side, _ chunks: [ArraySlice<UInt8>]) -> ([Connection.Event], [UInt8], Bool) {
+        let connection = Connection(side, maxMessageSize: 50_000)
+        for chunk in chunks { connection.receive(chunk) }
+        var bytes: [UInt8] = []
+        var ended = false
+        for output in connection.takeOutput() {
+            switch output {
+            case .bytes(let b): bytes += b
+            case .endOfStream: ended = true
+            }
+        }
+        return (connection.takeEvents(), bytes, ended)
+    }
+
+    @Test(arguments: bothSides, [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
+    func randomFrameSequencesGiveTheSameResultHoweverCut(side: Connection.Side, seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        for iteration in 0..<60 {
+            let bytes = (0..<Int.random(in: 1...8, using: &generator)).flatMap { _ in
+                Self.randomFrame(for: side, using: &generator)
+            }
+            let whole = Self.run(side, [bytes[...]])
+            var cuts: [ArraySlice<UInt8>] = []
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + Int.random(in: 1...(Bool.random(using: &generator) ? 16 : 4000),
+                                                               using: &generator))
+                cuts.append(bytes[start..<end])
+                start = end
+            }
+            let chunked = Self.run(side, cuts)
+            let same = whole.0 == chunked.0 && whole.1 == chunked.1 && whole.2 == chunked.2
+            #expect(same, "seed \(seed) iteration \(iteration): \(bytes.count) bytes in \(cuts.count) chunks")
+            if !same { return }
+        }
+    }
+
+    @Test(arguments: bothSides)
+    func receiveMutatingUnmasksInPlaceAndMatchesReceive(side: Connection.Side) {
+        let connection = Connection(side)
+        var bytes = incoming(Frame(.text, "Hello"), Frame(opcode: .binary, payload: Array(repeating: 3, count: 300)),
+                             to: side)
+        bytes.withUnsafeMutableBytes { connection.receive(mutating: UnsafeMutableRawBufferPointer(rebasing: $0[..<7])) }
+        bytes.withUnsafeMutableBytes { connection.receive(mutating: UnsafeMutableRawBufferPointer(rebasing: $0[7...])) }
+        #expect(connection.takeEvents() == [.text("Hello"), .binary(Array(repeating: 3, count: 300))])
+    }
+}
