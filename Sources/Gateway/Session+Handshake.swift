@@ -30,7 +30,7 @@ extension Session {
         self.queue.append(accepted.response.serialized())
         self.log = self.log.with("path", self.path)
         self.log.access("session.open", [
-            ("remote", self.remoteAddress), ("handler", self.handlerName),
+            ("handler", self.handlerName),
             ("subprotocol", accepted.subprotocol ?? "-"),
         ])
         let handler = self.server.makeHandler(route.handler, for: self)

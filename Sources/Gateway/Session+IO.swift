@@ -178,7 +178,7 @@ extension Session: EventHandler {
             let code = connection.closeCode ?? connection.closeSent?.code ?? .abnormalClosure
             let text = connection.closeReason ?? connection.closeSent?.reason ?? ""
             self.log.access("session.close", [
-                ("remote", self.remoteAddress), ("path", self.path), ("handler", self.handlerName),
+                ("handler", self.handlerName),
                 ("code", code.rawValue), ("close_reason", text),
                 ("duration_ms", (self.server.loop.now - self.openedAt).milliseconds),
                 ("bytes_in", self.bytesIn), ("bytes_out", self.bytesOut),
@@ -188,7 +188,7 @@ extension Session: EventHandler {
             self.handler = nil
             handler?.sessionDidClose(self, code: code, reason: text)
         } else {
-            self.log.debug("connection.close", [("remote", self.remoteAddress), ("reason", reason)])
+            self.log.debug("connection.close", [("reason", reason)])
         }
         self.server.sessionDidEnd(self)
     }

@@ -10,7 +10,7 @@ extension Session {
             guard let self else { return }
             self.handshakeTimer = nil
             guard case .handshaking = self.phase else { return }
-            self.log.info("handshake.timeout", [("remote", self.remoteAddress)])
+            self.log.info("handshake.timeout")
             self.teardown(reason: "handshake timeout")
         }
     }

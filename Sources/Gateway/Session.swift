@@ -61,7 +61,7 @@ public final class Session {
         self.remoteAddress = remoteAddress
         self.server = server
         self.phase = phase
-        self.log = server.configuration.log.with("id", id)
+        self.log = server.configuration.log.with("id", id).with("remote", remoteAddress)
         self.openedAt = server.loop.now
         self.lastReceivedAt = server.loop.now
         self.lastMessageAt = server.loop.now
