@@ -163,7 +163,7 @@ struct ChunkingInvarianceTests {
     @Test(arguments: bothSides, [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
     func randomFrameSequencesGiveTheSameResultHoweverCut(side: Connection.Side, seed: UInt64) {
         var generator = SplitMix64(seed: seed)
-        for iteration in 0..<60 {
+        for iteration in 0..<40 {
             let bytes = (0..<Int.random(in: 1...8, using: &generator)).flatMap { _ in
                 Self.randomFrame(for: side, using: &generator)
             }

@@ -91,6 +91,21 @@ struct UTF8ValidatorTests {
         #expect(UTF8Validator.isValid(bytes))
     }
 
+    @Test func agreesWithStandardLibraryOnRandomShortStrings() {
+        let interesting: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+                                    0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
+        var generator = SplitMix64(seed: 0x07F8)
+        var mismatches: [[UInt8]] = []
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int.random(in: 1...6, using: &generator)).map { _ in interesting.randomElement(using: &generator)! }
+            var validator = UTF8Validator()
+            let fedByteAtATime = bytes.allSatisfy { validator.feed([$0]) == nil } && validator.isComplete
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            if UTF8Validator.isValid(bytes) != expected || fedByteAtATime != expected { mismatches.append(bytes) }
+        }
+        #expect(mismatches == [])
+    }
+
     @Test func rejectsEveryThreeByteSequenceTheStandardLibraryRejects() {
         var mismatches: [[UInt8]] = []
         for first in UInt8(0xE0)...0xEF {
