@@ -258,6 +258,37 @@ public final class BlockingClient {
         while try self.nextEvent(timeout: timeout) != nil {}
     }
 
+    /// The client's loop, for watching other descriptors (stdin, a child's pipes) alongside the socket.
+    ///
+    /// Handlers registered here must not call this client's blocking methods: they run inside
+    /// `poll`. Let them record what happened and call `eventLoop.stop()`; act after `poll` returns.
+    public var eventLoop: EventLoop { self.loop }
+
+    /// Runs the loop until anything happens (socket or other registered descriptor) or `timeout`
+    /// passes, then sends what the connection queued (pongs, a close echo).
+    public func poll(timeout: Duration) throws(Failure) {
+        var timedOut = false
+        let timer = self.loop.schedule(after: timeout) { [loop = self.loop] in
+            timedOut = true
+            loop.stop()
+        }
+        defer { self.loop.cancel(timer) }
+        do {
+            try self.loop.run()
+        } catch {
+            throw .io(error)
+        }
+        _ = timedOut
+        if let error = self.io.readError { throw .io(error) }
+        try self.flushConnection()
+    }
+
+    /// Events received and not yet taken, oldest first.
+    public func takeEvents() -> [Connection.Event] {
+        defer { self.io.events = [] }
+        return self.io.events
+    }
+
     /// Whether the server has closed the TCP connection.
     public var isDisconnected: Bool { self.io.eof }
 

@@ -2,8 +2,17 @@ import Gateway
 import Glibc
 import Reactor
 
-if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "bench" {
-    exit(runBench(Array(CommandLine.arguments.dropFirst(2))))
+// Reserved first words select a subcommand; a program with such a name is reachable as ./client.
+if CommandLine.arguments.count > 1 {
+    let rest = Array(CommandLine.arguments.dropFirst(2))
+    switch CommandLine.arguments[1] {
+    case "bench": exit(runBench(rest))
+    case "client": exit(runClient(rest))
+    case "send": exit(runSend(rest))
+    case "help": print(usage, terminator: ""); exit(0)
+    case "version": print(version); exit(0)
+    default: break
+    }
 }
 
 do {

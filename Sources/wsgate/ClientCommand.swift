@@ -1,0 +1,131 @@
+import Client
+import Glibc
+import Reactor
+import WebSocket
+
+/// `wsgate client URL`: stdin lines become messages, messages become stdout lines.
+func runClient(_ arguments: [String]) -> Int32 {
+    var flags = ClientFlags()
+    var binary = false
+    var raw = false
+    var rest = arguments[...]
+    do {
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--binary": binary = true
+            case "--raw": raw = true
+            case "-h", "--help":
+                print(clientUsage, terminator: "")
+                return 0
+            default:
+                guard try flags.consume(argument, &rest) else {
+                    throw OptionParser.Failure(description: "client: unknown flag \(argument) (see wsgate client --help)")
+                }
+            }
+        }
+        guard flags.url != nil else { throw OptionParser.Failure(description: "client: no URL (see wsgate client --help)") }
+        guard flags.positional.isEmpty else {
+            throw OptionParser.Failure(description: "client: unexpected argument '\(flags.positional[0])'")
+        }
+    } catch {
+        printError("wsgate: \(error)\n")
+        return 2
+    }
+    let client: BlockingClient
+    do {
+        client = try BlockingClient(url: flags.url!, options: flags.options)
+    } catch {
+        printError("wsgate client: \(error)\n")
+        return 1
+    }
+    let interactive = isatty(STDIN_FILENO) == 1
+    if interactive {
+        printError("connected to \(client.url)\(client.subprotocol.map { " (subprotocol \($0))" } ?? "") "
+                   + "- type messages, Ctrl-D to close\n")
+    }
+    let input: InputReader
+    do {
+        input = try InputReader(fd: .standardInput, mode: binary ? .chunks : .lines, loop: client.eventLoop)
+    } catch {
+        printError("wsgate client: cannot watch stdin: \(error)\n")
+        return 1
+    }
+    let output = MessagePrinter(raw: raw, prefix: isatty(STDOUT_FILENO) == 1 && interactive ? "< " : "")
+    var closing = false
+    do {
+        while true {
+            if input.isPolledDirectly && !closing {
+                input.readOnce()
+            } else {
+                try client.poll(timeout: .seconds(3600))
+            }
+            for event in client.takeEvents() {
+                switch event {
+                case .text, .binary:
+                    output.print(event)
+                case .close(let code, let reason):
+                    let status = code.map { "\($0)" } ?? "1005 (no status)"
+                    printError("closed: \(status)\(reason.isEmpty ? "" : " \(reason)")\n")
+                    try? client.waitForEOF(timeout: .seconds(2))
+                    return closing ? 0 : exitStatus(forClose: code?.rawValue ?? 1005)
+                case .ping, .pong:
+                    break
+                }
+            }
+            for item in input.take() where !closing {
+                if binary { try client.send(binary: item) } else { try client.send(text: String(decoding: item, as: UTF8.self)) }
+            }
+            if input.isAtEnd && !closing {
+                closing = true
+                try client.close()
+            }
+            if client.isDisconnected {
+                printError("connection closed without a close frame\n")
+                return 1
+            }
+        }
+    } catch {
+        printError("wsgate client: \(error)\n")
+        return 1
+    }
+}
+
+/// Writes received messages to stdout: text as lines, binary as a hex summary or raw bytes.
+struct MessagePrinter {
+    let raw: Bool
+    let prefix: String
+
+    func print(_ event: Connection.Event) {
+        switch event {
+        case .text(let text): self.write(Array((self.prefix + text + "\n").utf8))
+        case .binary(let bytes): self.write(self.raw ? bytes : Array((self.prefix + describeBinary(bytes) + "\n").utf8))
+        default: break
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}
+
+let clientUsage = """
+    usage: wsgate client URL [flags]
+
+    An interactive client: each line on stdin is sent as a text message, each message received
+    is printed on its own line. End of input (Ctrl-D) closes normally. Binary messages print as
+    '[binary N bytes] hex...' unless --raw. Exit status: 0 after a normal close (1000, 1001 or
+    our own), 1 after an error close or a failed connection, 2 for bad flags.
+
+      --binary              send stdin as binary messages, one per read
+      --raw                 write received binary messages to stdout as they are
+      -H, --header 'N: V'   an extra request header (repeatable)
+      --origin ORIGIN       the Origin header
+      --subprotocol NAME    offer a subprotocol (repeatable)
+      --timeout DUR         connect and handshake timeout (default 5s)
+
+    """

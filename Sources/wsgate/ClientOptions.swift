@@ -1,0 +1,41 @@
+import Client
+
+/// Flags shared by `client` and `send`: headers, origin, subprotocols, timeout.
+struct ClientFlags {
+    var options = BlockingClient.Options()
+    var url: String?
+    var positional: [String] = []
+
+    /// Consumes one flag if it is a connection flag; returns false when it is not one.
+    mutating func consume(_ argument: String, _ rest: inout ArraySlice<String>) throws(OptionParser.Failure) -> Bool {
+        func value() throws(OptionParser.Failure) -> String {
+            guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "\(argument) needs a value") }
+            return value
+        }
+        switch argument {
+        case "-H", "--header":
+            let header = try value()
+            guard let colon = header.firstIndex(of: ":"), colon != header.startIndex else {
+                throw OptionParser.Failure(description: "\(argument): '\(header)' is not 'Name: value'")
+            }
+            let name = String(header[..<colon])
+            let text = String(header[header.index(after: colon)...].drop { $0 == " " })
+            self.options.headers.append((name, text))
+        case "--origin": self.options.origin = try value()
+        case "--subprotocol": self.options.subprotocols.append(try value())
+        case "--timeout": self.options.timeout = try OptionParser.duration(try value(), flag: argument)
+        default:
+            guard !argument.hasPrefix("-") || argument == "-" else { return false }
+            if self.url == nil { self.url = argument } else { self.positional.append(argument) }
+        }
+        return true
+    }
+}
+
+/// The exit status for a close: 0 for a normal end (1000, 1001, or none expected), 1 otherwise.
+func exitStatus(forClose code: CloseCodeValue?) -> Int32 {
+    guard let code else { return 1 }
+    return code == 1000 || code == 1001 ? 0 : 1
+}
+
+typealias CloseCodeValue = UInt16
