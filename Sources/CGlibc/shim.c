@@ -25,6 +25,10 @@ const char *wsgate_errno_name(int value) {
     return strerrorname_np(value);
 }
 
+const char *wsgate_errno_message(int value) {
+    return strerrordesc_np(value);
+}
+
 const char *wsgate_signal_abbreviation(int signal) {
     return sigabbrev_np(signal);
 }

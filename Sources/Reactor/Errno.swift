@@ -75,9 +75,16 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
         return String(cString: name)
     }
 
-    /// "EMFILE: Too many open files". The corresponding C function is `strerror(3)`.
+    /// The C library's message, "Too many open files".
+    /// The corresponding C function is `strerrordesc_np(3)` (strerror without its static buffer).
+    public var message: String {
+        guard let message = wsgate_errno_message(self.rawValue) else { return "Unknown error \(self.rawValue)" }
+        return String(cString: message)
+    }
+
+    /// "EMFILE: Too many open files".
     public var description: String {
-        "\(self.name): \(String(cString: strerror(self.rawValue)))"
+        "\(self.name): \(self.message)"
     }
 }
 

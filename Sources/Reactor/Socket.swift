@@ -103,31 +103,51 @@ public final class Socket {
     }
 
     /// Takes the next pending connection.
+    ///
+    /// Connections that died while queued (ECONNABORTED, and the network errors Linux passes
+    /// up through accept, see accept(2) NOTES) are skipped, so the caller only ever sees
+    /// errors about the listener itself, such as EMFILE.
     /// - Returns: `.wouldBlock` when none is pending. The new socket is non-blocking and
     ///   close-on-exec already (no window where a spawned child could inherit it).
-    /// - Throws: `SystemError` ("accept4: EMFILE: …"); ECONNABORTED just means try again.
+    /// - Throws: `SystemError` ("accept4: EMFILE: Too many open files").
     ///
     /// The corresponding C function is `accept4(2)`.
     public func accept() throws(SystemError) -> IOResult<(Socket, SocketAddress)> {
         var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        return try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> IOResult<(Socket, SocketAddress)> in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(SystemError) -> IOResult<(Socket, SocketAddress)> in
-                let flags = CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
-                switch try nonBlockingCall("accept4", { wsgate_accept4(self.fd.rawValue, raw, &length, flags) }) {
-                case .wouldBlock:
-                    return .wouldBlock
-                case .processed(let raw64):
-                    let socket = Socket(taking: FileDescriptor(rawValue: raw64))
-                    guard let address = SocketAddress(raw, length: length) else {
-                        socket.close()
-                        throw SystemError(call: "accept4", errno: Errno(rawValue: EAFNOSUPPORT))
-                    }
-                    return .processed((socket, address))
+        while true {
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let result = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                    wsgate_accept4(self.fd.rawValue, raw, &length, CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
                 }
             }
+            if result == -1 {
+                let error = Errno(rawValue: errno)
+                if error == .wouldBlock {
+                    return .wouldBlock
+                }
+                if error == .interrupted || Socket.acceptSkips.contains(error.rawValue) {
+                    continue
+                }
+                precondition(error != .badFileDescriptor, "accept4: EBADF: a descriptor was used after close")
+                throw SystemError(call: "accept4", errno: error)
+            }
+            let socket = Socket(taking: FileDescriptor(rawValue: result))
+            let address = withUnsafePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress($0, length: length) }
+            }
+            guard let address else {
+                socket.close()
+                continue
+            }
+            return .processed((socket, address))
         }
     }
+
+    /// Errors about one queued connection rather than the listener (accept(2) NOTES).
+    private static let acceptSkips: [CInt] = [
+        ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH,
+    ]
 
     /// This end's address. The corresponding C function is `getsockname(2)`.
     public var localAddress: SocketAddress {

@@ -88,6 +88,12 @@ extension ReactorTests {
             }
         }
 
+        @Test func onExitAfterReapStillReports() throws {
+            let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exit 5"])
+            #expect(try process.waitForExit() == .exited(5))
+            #expect(try self.exitStatus(of: process) == .exited(5))
+        }
+
         @Test func childLeadsItsOwnProcessGroup() throws {
             let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exec sleep 100"])
             #expect(getpgid(process.pid) == process.pid)

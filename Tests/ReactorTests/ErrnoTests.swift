@@ -13,6 +13,7 @@ extension ReactorTests {
 
         @Test func unknownErrnoFallsBackToNumber() {
             #expect(Errno(rawValue: 4242).name == "E4242")
+            #expect(Errno(rawValue: 4242).description == "E4242: Unknown error 4242")
         }
 
         @Test func systemErrorNamesCallAndErrno() {

@@ -23,6 +23,9 @@ int wsgate_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int wsgate_pipe2(int fds[2], int flags);
 /// strerrorname_np(3): "EAGAIN" for EAGAIN; NULL for an unknown value.
 const char *wsgate_errno_name(int value);
+/// strerrordesc_np(3): "Too many open files" for EMFILE; thread-safe, unlike strerror.
+/// NULL for an unknown value.
+const char *wsgate_errno_message(int value);
 /// sigabbrev_np(3): "TERM" for SIGTERM; NULL for an unknown value.
 const char *wsgate_signal_abbreviation(int signal);
 
