@@ -73,14 +73,14 @@ public final class Session {
     }
 
     /// Whether messages can still be sent: the handshake is done and no close frame was sent.
-    public var isOpen: Bool { self.connection?.state == .open }
+    public var isOpen: Bool { self.connection?.canSendData ?? false }
 
     // MARK: Sending, for handlers
 
     /// Queues a text message. Returns false, and drops it, once the session is closing.
     @discardableResult
     public func send(text: String) -> Bool {
-        guard let connection = self.connection, connection.state == .open else { return false }
+        guard let connection = self.connection, connection.canSendData else { return false }
         try? connection.send(text: text)
         self.messagesOut += 1
         self.outputChanged()
@@ -90,7 +90,7 @@ public final class Session {
     /// Queues a binary message. Returns false, and drops it, once the session is closing.
     @discardableResult
     public func send(binary: [UInt8]) -> Bool {
-        guard let connection = self.connection, connection.state == .open else { return false }
+        guard let connection = self.connection, connection.canSendData else { return false }
         try? connection.send(binary: binary)
         self.messagesOut += 1
         self.outputChanged()
@@ -108,7 +108,7 @@ public final class Session {
     /// for every member. With `dropIfBehind`, a client more than `maxQueuedBytes` behind is closed
     /// with 1008 instead.
     func sendEncodedFrame(_ frame: [UInt8], dropIfBehind: Bool) {
-        guard let connection = self.connection, connection.state == .open else { return }
+        guard let connection = self.connection, connection.canSendData else { return }
         self.pullOutput(connection)  // keep order with anything the connection queued itself
         if dropIfBehind && self.queue.count + frame.count > self.server.configuration.maxQueuedBytes {
             self.log.info("session.slow_consumer", [("queued_bytes", self.queue.count)])

@@ -168,13 +168,41 @@ struct ClosingTests {
         #expect(throws: ConnectionStateError.self) { try connection.close() }
     }
 
+    /// RFC 6455 §5.5.1 lets the reply to a close wait for the current message: replies to messages
+    /// received before the close, sent while handling the events, go out ahead of the close reply.
     @Test(arguments: bothSides)
-    func sendAfterPeerCloseThrows(side: Connection.Side) {
+    func repliesSentBeforeTakingOutputPrecedeTheCloseReply(side: Connection.Side) throws {
+        let connection = Connection(side)
+        connection.receive(incoming(Frame(.text, "hi"), to: side) + incoming(.close(1000), to: side))
+        #expect(connection.takeEvents() == [.text("hi"), .close(.normalClosure, "")])
+        #expect(connection.state == .closing && connection.canSendData)
+        try connection.send(text: "hi")
+        let wire = connection.takeOutput().compactMap { output -> [UInt8]? in
+            if case .bytes(let bytes) = output { return bytes }
+            return nil
+        }.joined()
+        let peer = Connection(side == .server ? .client : .server)
+        peer.receive(Array(wire))
+        #expect(peer.takeEvents() == [.text("hi"), .close(.normalClosure, "")])
+        #expect(!connection.canSendData)
+    }
+
+    @Test(arguments: bothSides)
+    func sendAfterCloseReplyThrows(side: Connection.Side) {
         let connection = Connection(side)
         connection.receive(incoming(.close(1000), to: side))
+        _ = connection.takeOutput()
         #expect(throws: ConnectionStateError.self) { try connection.send(text: "x") }
         connection.receiveEOF()
         #expect(throws: ConnectionStateError(operation: "send PONG", state: .closed)) { try connection.sendPong() }
+    }
+
+    @Test(arguments: bothSides)
+    func peerEOFBeforeTheCloseReplyDropsIt(side: Connection.Side) {
+        let connection = Connection(side)
+        connection.receive(incoming(.close(1000), to: side))
+        connection.receiveEOF()
+        #expect(connection.takeOutput() == [.endOfStream])
     }
 
     @Test(arguments: bothSides)

@@ -77,20 +77,36 @@ extension Connection {
         }
         self.closeReceived = (code, reason)
         self.events.append(.close(code, reason))
+        self.parser = .discard
+        self.message = nil
         if self.state == .open {
             // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response", typically echoing
-            // the status code it received.
-            self.appendFrame(.close, payload, to: .data)
-            self.closeSent = (code, reason)
+            // the status code it received, and it "MAY delay sending a Close frame until its current
+            // message is sent". The reply is queued when the output is next taken, so that answers
+            // to the messages that came before the close, sent while handling these events, go first.
+            self.pendingCloseReply = Array(payload)
             self.setState(.closing)
+            return
         }
-        // RFC 6455 §7.1.1: "the server MUST close the underlying TCP connection immediately" once both
-        // close frames have passed; the client waits for it to do so.
+        self.finishClosingHandshake()
+    }
+
+    /// Queues the reply to the peer's close frame, if one is owed (see `receiveClose`).
+    func sendPendingCloseReply() {
+        guard let payload = self.pendingCloseReply else { return }
+        self.pendingCloseReply = nil
+        guard self.state == .closing else { return }  // the peer's EOF came first: nobody to answer
+        payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }
+        self.closeSent = self.closeReceived
+        self.finishClosingHandshake()
+    }
+
+    /// Both close frames have passed. RFC 6455 §7.1.1: "the server MUST close the underlying TCP
+    /// connection immediately"; the client waits for the server to do so.
+    func finishClosingHandshake() {
         if self.side == .server {
             self.sendEndOfStream()
         }
-        self.parser = .discard
-        self.message = nil
     }
 
     static func truncated(_ text: String, toUTF8Count limit: Int) -> String {

@@ -44,7 +44,7 @@ extension Connection {
     }
 
     func sendData(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, fin: Bool) throws(ConnectionStateError) {
-        guard self.state == .open else { throw ConnectionStateError(operation: "send \(opcode)", state: self.state) }
+        guard self.canSendData else { throw ConnectionStateError(operation: "send \(opcode)", state: self.state) }
         // RFC 6455 §5.4: the fragments of one message are not interleaved with other messages.
         guard (opcode == .continuation) == self.sendingFragmentedMessage else {
             let operation = opcode == .continuation ? "send a continuation outside a fragmented message"

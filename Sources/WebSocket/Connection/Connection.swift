@@ -80,6 +80,8 @@ public final class Connection {
     var endOfStreamPending = false
     var endOfStreamSent = false
     var sendingFragmentedMessage = false
+    /// The payload of the peer's close frame, until our reply is queued.
+    var pendingCloseReply: [UInt8]?
 
     public init(side: Side, configuration: Configuration = .init(), extensions: [any Extension] = [],
                 log: LogSink? = nil) {
@@ -113,7 +115,8 @@ public final class Connection {
     }
 
     /// Returns what to write to the socket since the last call: control frames first, then data, then
-    /// `.endOfStream` when the TCP connection should be closed.
+    /// `.endOfStream` when the TCP connection should be closed. This is also when the reply to a close
+    /// frame received from the peer is queued, after whatever was sent while handling the events.
     public func takeOutput() -> [Output] {
         let pending = self.takePendingOutput()
         var outputs: [Output] = []
@@ -127,6 +130,7 @@ public final class Connection {
     ///
     /// Control frames may be written before data queued earlier, but only at a frame boundary.
     public func takePendingOutput() -> (control: [UInt8], data: [UInt8], endOfStream: Bool) {
+        self.sendPendingCloseReply()
         let control = self.controlOutput
         let data = self.dataOutput
         if !control.isEmpty { self.controlOutput = [] }
@@ -142,7 +146,12 @@ public final class Connection {
     /// Whether `takeOutput` would return anything.
     public var hasPendingOutput: Bool {
         !self.controlOutput.isEmpty || !self.dataOutput.isEmpty || self.endOfStreamPending
+            || self.pendingCloseReply != nil
     }
+
+    /// Whether data messages may be sent: the connection is open, or the peer's close frame was just
+    /// received and the reply to it is not yet queued (the replies to earlier messages may still go).
+    public var canSendData: Bool { self.state == .open || self.pendingCloseReply != nil }
 
     func setState(_ state: State) {
         self.log?.debug("= state \(state)")
