@@ -64,9 +64,11 @@ extension Session: EventHandler {
         self.teardown(reason: "connection closed by peer")
     }
 
-    /// Queues what the connection produced and hands its events to the handler.
+    /// Hands the connection's events to the handler, then queues everything the connection produced.
+    ///
+    /// Output is taken only after the events: taking it is what queues the reply to a peer's close,
+    /// and the handler's answers to the messages before that close must go first.
     func handleConnection(_ connection: Connection) {
-        self.pullOutput(connection)
         for event in connection.takeEvents() {
             switch event {
             case .text(let text):
