@@ -50,9 +50,10 @@ public final class GatewayServer {
                 self.boundAddresses.append(bound)
             }
         } catch {
+            // Every stored property is set by now, so throwing runs `deinit`, which frees `readBuffer`:
+            // freeing it here too was a double free (a port in use aborted the process).
             self.closeListeners()
             self.loop.close()
-            self.readBuffer.deallocate()
             throw error
         }
     }
