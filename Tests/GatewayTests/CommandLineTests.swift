@@ -1,0 +1,141 @@
+import Client
+import Foundation
+import Testing
+import WebSocket
+
+/// End to end: the built `wsgate` binary, run as a process, spoken to over loopback.
+@Suite("wsgate binary end to end")
+struct CommandLineTests {
+    static let serve = ["--address", "127.0.0.1", "--port", "0", "--loglevel", "info"]
+
+    @Test func binaryServesEchoAndBroadcastAndStopsOnSIGTERM() throws {
+        let wsgate = try WsgateProcess(Self.serve + ["--route", "/echo=echo", "--route", "/chat/*=broadcast",
+                                                     "--shutdown-timeout", "3s"])
+        let port = try wsgate.listeningPort()
+        let client = try BlockingClient(url: "ws://127.0.0.1:\(port)/echo")
+        try client.send(text: "hello ✓")
+        #expect(try client.receiveMessage() == .text("hello ✓"))
+        try client.send(binary: [0, 255])
+        #expect(try client.receiveMessage() == .binary([0, 255]))
+
+        let one = try BlockingClient(url: "ws://127.0.0.1:\(port)/chat/x")
+        let two = try BlockingClient(url: "ws://127.0.0.1:\(port)/chat/x")
+        try one.send(text: "to two")
+        #expect(try two.receiveMessage() == .text("to two"))
+
+        let started = Date()
+        wsgate.signal(SIGTERM)
+        for peer in [client, one, two] {
+            #expect(try peer.waitForClose()?.code == .goingAway)
+            try peer.waitForEOF()
+        }
+        let status = wsgate.waitForExit(timeout: 5)
+        #expect(status == 0, "stderr: \(wsgate.stderr)")
+        #expect(wsgate.process.terminationReason == .exit)
+        #expect(Date().timeIntervalSince(started) < 3, "shutdown waited for its timeout")
+        #expect(wsgate.stderr.contains("event=server.shutdown"))
+        #expect(wsgate.stderr.contains("signal=SIGTERM"))
+    }
+
+    /// A client that ignores the close keeps the process only until --shutdown-timeout.
+    @Test func binaryExitsAfterShutdownTimeoutWithUnresponsivePeer() throws {
+        let wsgate = try WsgateProcess(Self.serve + ["--route", "/echo=echo", "--shutdown-timeout", "300ms"])
+        let port = try wsgate.listeningPort()
+        let raw = try RawClient(port: port)
+        let early = try raw.upgrade("/echo")
+        let started = Date()
+        wsgate.signal(SIGINT)
+        #expect(wsgate.waitForExit(timeout: 5) == 0, "stderr: \(wsgate.stderr)")
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed >= 0.25 && elapsed < 3, "exit took \(elapsed) s")
+        #expect(serverEvents(early + (try raw.receiveUntilEOF(timeout: 2))) == [.close(.goingAway, "going away")])
+    }
+
+    @Test func binaryEnforcesMaxMessageSizeFlag() throws {
+        let wsgate = try WsgateProcess(Self.serve + ["--route", "/echo=echo", "--max-message-size", "1KiB"])
+        let port = try wsgate.listeningPort()
+        let client = try BlockingClient(url: "ws://127.0.0.1:\(port)/echo")
+        try client.send(text: String(repeating: "a", count: 1024))
+        #expect(try client.receiveMessage() == .text(String(repeating: "a", count: 1024)))
+        try client.send(text: String(repeating: "a", count: 1025))
+        #expect(try client.waitForClose()?.code == .messageTooBig)
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+
+    @Test func binaryAnswersPlainHTTPWithStatus() throws {
+        let wsgate = try WsgateProcess(Self.serve + ["--route", "/echo=echo", "--max-connections", "1"])
+        let port = try wsgate.listeningPort()
+        #expect(statusCode(try rawHTTP(port: port, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")) == 426)
+        #expect(statusCode(try rawHTTP(port: port, upgradeRequest("/other"))) == 404)
+        let client = try BlockingClient(url: "ws://127.0.0.1:\(port)/echo")
+        #expect(statusCode(try rawHTTP(port: port, upgradeRequest("/echo"))) == 503)
+        _ = client
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+
+    @Test func binaryNegotiatesSubprotocolFlag() throws {
+        let wsgate = try WsgateProcess(Self.serve + ["--route", "/echo=echo", "--subprotocol", "b",
+                                                     "--subprotocol=a"])
+        let port = try wsgate.listeningPort()
+        var options = BlockingClient.Options()
+        options.subprotocols = ["a", "b"]
+        let client = try BlockingClient(url: "ws://127.0.0.1:\(port)/echo", options: options)
+        #expect(client.subprotocol == "b")
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+
+    @Test func helpPrintsUsageAndExitsZero() throws {
+        let wsgate = try WsgateProcess(["--help"])
+        #expect(wsgate.waitForExit() == 0)
+        #expect(wsgate.stdout.contains("usage: wsgate"))
+        #expect(wsgate.stdout.contains("--route PATH=HANDLER"))
+    }
+
+    @Test func versionPrintsAndExitsZero() throws {
+        let wsgate = try WsgateProcess(["--version"])
+        #expect(wsgate.waitForExit() == 0)
+        #expect(wsgate.stdout.hasPrefix("wsgate "))
+    }
+
+    @Test(arguments: [
+        (["--bogus", "x", "--route", "/echo=echo"], "unknown flag --bogus"),
+        (["--route", "/echo"], "--route: '/echo' is not PATH=HANDLER"),
+        (["--route", "echo=echo"], "--route: 'echo=echo' is not PATH=HANDLER"),
+        (["--route", "/echo="], "names no handler"),
+        (["--route", "/a*b=echo"], "* is only allowed as a final /*"),
+        (["--port", "8080"], "no routes"),
+        ([], "no routes"),
+        (["--route", "/echo=echo", "--port", "70000"], "--port: '70000' is not a number in 0...65535"),
+        (["--route", "/echo=echo", "--port", "http"], "--port: 'http'"),
+        (["--route", "/echo=echo", "--ping-interval", "soon"], "--ping-interval: 'soon' is not a duration"),
+        (["--route", "/echo=echo", "--handshake-timeout", "-1s"], "--handshake-timeout: '-1s' is not a duration"),
+        (["--route", "/echo=echo", "--max-message-size", "big"], "--max-message-size: 'big' is not a size"),
+        (["--route", "/echo=echo", "--max-connections", "0"], "--max-connections: '0'"),
+        (["--route", "/echo=echo", "--loglevel", "loud"], "--loglevel: 'loud'"),
+        (["--route", "/echo=echo", "--port"], "--port needs a value"),
+        (["--help=yes"], "--help takes no value"),
+        (["serve"], "unexpected argument 'serve'"),
+    ])
+    func badCommandLineExitsTwoWithMessage(arguments: [String], message: String) throws {
+        let wsgate = try WsgateProcess(arguments)
+        let status = wsgate.waitForExit(timeout: 5)
+        #expect(status == 2, "stderr: \(wsgate.stderr)")
+        #expect(wsgate.stderr.hasPrefix("wsgate: "), "stderr: \(wsgate.stderr)")
+        #expect(wsgate.stderr.contains(message), "stderr: \(wsgate.stderr)")
+        #expect(wsgate.stderr.split(separator: "\n").count == 1, "one clear line: \(wsgate.stderr)")
+    }
+
+    @Test func portInUseExitsOneWithMessage() throws {
+        let first = try WsgateProcess(Self.serve + ["--route", "/echo=echo"])
+        let port = try first.listeningPort()
+        let second = try WsgateProcess(["--address", "127.0.0.1", "--port", "\(port)", "--route", "/echo=echo"])
+        #expect(second.waitForExit(timeout: 5) == 1)
+        #expect(second.stderr.contains("event=server.error"), "stderr: \(second.stderr)")
+        #expect(second.stderr.lowercased().contains("in use"), "stderr: \(second.stderr)")
+        first.signal(SIGTERM)
+        #expect(first.waitForExit() == 0)
+    }
+}
