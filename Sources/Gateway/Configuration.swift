@@ -31,6 +31,24 @@ extension GatewayServer {
         public var shutdownTimeout: Duration = .seconds(5)
         /// Subprotocols offered to clients, most preferred first.
         public var subprotocols: [String] = []
+        /// Programs running at once (websocketd's `--maxforks`); beyond it new upgrades get 503. nil: no limit.
+        public var maxPrograms: Int?
+        /// Variables of wsgate's own environment passed to programs (websocketd's `--passenv`).
+        public var passEnvironment = ["PATH", "LD_LIBRARY_PATH"]
+        /// Extra time each termination step waits for a program (websocketd's `--closems`).
+        public var closeGrace: Duration = .zero
+        /// Origins allowed to connect (websocketd's `--origin`): "host", "host:port" or
+        /// "scheme://host[:port]"; an entry without a port allows any port. nil: any origin.
+        public var allowedOrigins: [String]?
+        /// Only allow an Origin whose host and port are the request's Host (websocketd's `--sameorigin`).
+        public var sameOrigin = false
+        /// Header fields for every response (`--header`), for 101 responses only (`--header-ws`), and
+        /// for refusals only (`--header-http`).
+        public var headers: [(name: String, value: String)] = []
+        public var upgradeHeaders: [(name: String, value: String)] = []
+        public var refusalHeaders: [(name: String, value: String)] = []
+        /// SERVER_SOFTWARE in programs' environment.
+        public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()
 
         public init() {}

@@ -21,6 +21,13 @@ public final class GatewayServer {
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
     let rooms = BroadcastRooms()
+    let originPolicy: OriginPolicy
+    /// Programs started and not yet exited (what `maxPrograms` bounds).
+    private(set) var runningPrograms = 0
+    /// Program handlers whose process group is not yet cleaned up, by pid. The server owns them until
+    /// then (their sessions may be long gone), and shutdown waits for them.
+    private var programs: [Int32: ProcessHandler] = [:]
+    private var lastUniqueID: Int64 = 0
     private var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
     private var nextSessionID = 1
@@ -37,7 +44,9 @@ public final class GatewayServer {
         try EventLoop.ignoreSIGPIPE()
         self.loop = try EventLoop()
         self.router = Router(configuration.routes)
-        self.handshake = ServerHandshake(subprotocols: configuration.subprotocols)
+        self.handshake = ServerHandshake(subprotocols: configuration.subprotocols,
+                                         extraHeaders: configuration.headers + configuration.upgradeHeaders)
+        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
             for host in configuration.addresses {
@@ -82,6 +91,7 @@ public final class GatewayServer {
             try self.loop.run()
         }
         for session in Array(self.sessions.values) { session.teardown(reason: "shutdown") }
+        for program in Array(self.programs.values) { program.kill() }
         self.closeListeners()
         self.loop.close()
         self.configuration.log.info("server.stopped")
@@ -107,7 +117,7 @@ public final class GatewayServer {
     }
 
     private func stopIfDrained() {
-        guard self.shuttingDown, self.sessions.isEmpty else { return }
+        guard self.shuttingDown, self.sessions.isEmpty, self.programs.isEmpty else { return }
         if let timer = self.shutdownTimer { self.loop.cancel(timer) }
         self.loop.stop()
     }
@@ -144,12 +154,79 @@ public final class GatewayServer {
         }
     }
 
-    func makeHandler(_ kind: RouteHandler, for session: Session) -> any SessionHandler {
-        switch kind {
-        case .echo: EchoHandler()
-        case .broadcast: BroadcastHandler(rooms: self.rooms)
-        case .custom(_, let make): make(session)
+    /// The handler for a session that passed the handshake, or the HTTP refusal to send instead.
+    func prepareHandler(_ route: Route, for session: Session, request: HTTPHead) -> HandlerPreparation {
+        switch route.handler {
+        case .echo: return .ready(EchoHandler())
+        case .broadcast: return .ready(BroadcastHandler(rooms: self.rooms))
+        case .custom(_, let make): return .ready(make(session))
+        case .program(let command, let binary):
+            let (scriptName, pathInfo) = route.scriptNameAndPathInfo(for: session.path)
+            return self.startProgram(command, binary: binary, scriptName: scriptName, pathInfo: pathInfo,
+                                     for: session, request: request)
+        case .directory(let directory, let binary):
+            switch ScriptDirectory.lookup(session.path, in: directory) {
+            case .notFound(let why):
+                return .refused(HTTPResponse(status: 404, body: why))
+            case .found(let file, let scriptName, let pathInfo):
+                return self.startProgram(ProgramCommand(executable: file), binary: binary, scriptName: scriptName,
+                                         pathInfo: pathInfo, for: session, request: request)
+            }
         }
+    }
+
+    private func startProgram(_ command: ProgramCommand, binary: Bool, scriptName: String, pathInfo: String,
+                              for session: Session, request: HTTPHead) -> HandlerPreparation {
+        if let limit = self.configuration.maxPrograms, self.runningPrograms >= limit {
+            return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
+        }
+        var inherited: [String: String] = [:]
+        for name in self.configuration.passEnvironment {
+            if let value = getenv(name) { inherited[name] = String(cString: value) }
+        }
+        let environment = CGIEnvironment(
+            .init(head: request, remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
+                  localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
+                  uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware),
+            passing: inherited)
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(executable: command.executable, arguments: command.arguments,
+                                           environment: environment.variables, standardInput: .pipe,
+                                           standardOutput: .pipe, standardError: .pipe)
+        } catch {
+            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
+            return .refused(HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)"))
+        }
+        self.runningPrograms += 1
+        let handler = ProcessHandler(child: child, command: command.description, binary: binary, session: session,
+                                     server: self)
+        self.programs[child.pid] = handler
+        return .ready(handler)
+    }
+
+    /// What `prepareHandler` came to.
+    enum HandlerPreparation {
+        case ready(any SessionHandler)
+        case refused(HTTPResponse)
+    }
+
+    /// UNIQUE_ID: wall-clock nanoseconds, as websocketd, made strictly increasing.
+    private func nextUniqueID() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        self.lastUniqueID = max(nanos, self.lastUniqueID + 1)
+        return String(self.lastUniqueID)
+    }
+
+    func childDidExit() {
+        self.runningPrograms -= 1
+    }
+
+    func programDidRelease(_ handler: ProcessHandler) {
+        self.programs[handler.child.pid] = nil
+        self.stopIfDrained()
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

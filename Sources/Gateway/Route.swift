@@ -20,6 +20,16 @@ public struct Route {
 
     /// Whether the pattern is an exact path, which wins over any prefix.
     var isExact: Bool { !self.pattern.hasSuffix("/*") }
+
+    /// CGI's SCRIPT_NAME and PATH_INFO for `path`: the route's fixed part, and what follows it.
+    /// A catch-all route ("/" with "/*", websocketd's `wsgate COMMAND` form) gives "/" and the
+    /// whole path, as websocketd does.
+    func scriptNameAndPathInfo(for path: String) -> (String, String) {
+        if self.isExact { return (path, "") }
+        let prefix = String(self.pattern.dropLast(2))
+        if prefix.isEmpty { return ("/", path) }
+        return (prefix, String(path.dropFirst(prefix.count)))
+    }
 }
 
 /// What serves a route's sessions.
@@ -30,12 +40,19 @@ public enum RouteHandler {
     case broadcast
     /// An in-process handler written by the embedder: one instance per session.
     case custom(name: String, (Session) -> any SessionHandler)
+    /// A program started for each session, its stdin and stdout carrying the messages: lines, or raw
+    /// bytes with `binary`.
+    case program(ProgramCommand, binary: Bool)
+    /// Each executable file below a directory, served at its path (websocketd's `--dir`).
+    case directory(String, binary: Bool)
 
     public var name: String {
         switch self {
         case .echo: "echo"
         case .broadcast: "broadcast"
         case .custom(let name, _): name
+        case .program(let command, _): command.executable
+        case .directory(let path, _): "dir:\(path)"
         }
     }
 }

@@ -21,6 +21,19 @@ extension Session {
         case .success(let success):
             accepted = success
         }
+        if let refusal = self.server.originPolicy.refusal(for: head) {
+            self.reject(HTTPResponse(status: 403, body: refusal), logAs: "handshake.forbidden_origin")
+            return
+        }
+        // A program is started before the 101, so that one that cannot start is an HTTP error.
+        let handler: any SessionHandler
+        switch self.server.prepareHandler(route, for: self, request: head) {
+        case .refused(let response):
+            self.reject(response, logAs: "handshake.handler_failed")
+            return
+        case .ready(let prepared):
+            handler = prepared
+        }
         self.subprotocol = accepted.subprotocol
         self.handlerName = route.handler.name
         let connection = Connection(
@@ -30,10 +43,8 @@ extension Session {
         self.queue.append(accepted.response.serialized())
         self.log = self.log.with("path", self.path)
         self.log.access("session.open", [
-            ("handler", self.handlerName),
-            ("subprotocol", accepted.subprotocol ?? "-"),
+            ("handler", self.handlerName), ("subprotocol", accepted.subprotocol ?? "-"),
         ])
-        let handler = self.server.makeHandler(route.handler, for: self)
         self.handler = handler
         self.scheduleKeepalive()
         self.scheduleIdleCheck()

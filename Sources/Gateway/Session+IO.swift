@@ -14,7 +14,7 @@ extension Session: EventHandler {
     func readAvailable() {
         let buffer = self.server.readBuffer
         var reads = 0
-        while reads < 4 && !self.readingPaused {
+        while reads < 4 && !self.readingPaused && !self.readingPausedByHandler {
             let result: IOResult<Int>
             do {
                 result = try self.socket.read(into: buffer)
@@ -79,8 +79,13 @@ extension Session: EventHandler {
                 self.messagesIn += 1
                 self.lastMessageAt = self.server.loop.now
                 self.handler?.session(self, didReceive: .binary(bytes))
-            case .ping, .pong, .close:
-                break  // pongs are automatic; the close was echoed by the connection
+            case .close:
+                if self.handler?.sessionDidReceiveClose(self) == true {
+                    connection.holdCloseReply()
+                    self.armCloseTimer()
+                }
+            case .ping, .pong:
+                break  // pongs are automatic
             }
         }
         self.pullOutput(connection)
@@ -122,6 +127,7 @@ extension Session: EventHandler {
         let limit = self.server.configuration.maxQueuedBytes
         if self.readingPaused && self.queue.count <= limit / 2 {
             self.readingPaused = false
+            self.handler?.sessionDidDrainOutput(self)
         } else if !self.readingPaused && self.queue.count > limit {
             self.readingPaused = true
         }
@@ -143,7 +149,7 @@ extension Session: EventHandler {
     func updateInterest() {
         guard let registration = self.registration else { return }
         var interest: Interest = []
-        if !self.readingPaused { interest.insert(.readable) }
+        if !self.readingPaused && !self.readingPausedByHandler { interest.insert(.readable) }
         if !self.queue.isEmpty { interest.insert(.writable) }
         do {
             try self.server.loop.modify(registration, interest: interest)
@@ -158,6 +164,9 @@ extension Session: EventHandler {
         self.cancelTimer(&self.handshakeTimer)
         self.log.info(event, [("status", response.status), ("reason", response.body)])
         self.phase = .rejecting
+        var response = response
+        response.headers.append(contentsOf: self.server.configuration.headers)
+        response.headers.append(contentsOf: self.server.configuration.refusalHeaders)
         self.queue.append(response.serialized())
         self.endOfStreamRequested = true
     }

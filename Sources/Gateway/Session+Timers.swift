@@ -16,6 +16,7 @@ extension Session {
     }
 
     func armCloseTimer() {
+        self.cancelTimer(&self.closeTimer)
         self.closeTimer = self.server.loop.schedule(after: self.server.configuration.closeTimeout) { [weak self] in
             guard let self else { return }
             self.closeTimer = nil

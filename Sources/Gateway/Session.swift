@@ -36,7 +36,10 @@ public final class Session {
     var handlerName = "-"
     var log: Log
     var queue = OutboundQueue()
+    /// The send queue is over its bound: the client is not read until it drains.
     var readingPaused = false
+    /// The handler cannot take more input yet (a program's stdin is full).
+    var readingPausedByHandler = false
     /// The connection wants the TCP stream ended once the queue is written.
     var endOfStreamRequested = false
     var writeShutDown = false
@@ -95,6 +98,37 @@ public final class Session {
         self.messagesOut += 1
         self.outputChanged()
         return true
+    }
+
+    /// Queues a text message whose bytes the caller vouches are UTF-8.
+    @discardableResult
+    func send(textUTF8 bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let connection = self.connection, connection.canSendData else { return false }
+        try? connection.send(textUTF8: bytes)
+        self.messagesOut += 1
+        self.outputChanged()
+        return true
+    }
+
+    /// Bytes waiting to be written to this client, including what the connection has not handed over yet.
+    var queuedBytes: Int {
+        if let connection = self.connection { self.pullOutput(connection) }
+        return self.queue.count
+    }
+
+    /// Stops or resumes reading from the client on behalf of the handler (backpressure from a program).
+    func pauseReadingForHandler(_ paused: Bool) {
+        guard self.readingPausedByHandler != paused else { return }
+        self.readingPausedByHandler = paused
+        if !paused, case .open = self.phase { self.server.loop.runSoon { [weak self] in self?.readAvailable() } }
+        self.updateInterest()
+    }
+
+    /// Sends the reply to the client's close that the handler held back (`sessionDidReceiveClose`).
+    public func finishClosing() {
+        guard let connection = self.connection else { return }
+        connection.releaseCloseReply()
+        self.outputChanged()
     }
 
     /// Starts the closing handshake; the session ends when the client answers or the close timeout passes.

@@ -10,18 +10,34 @@ struct OptionParser {
         self.arguments = arguments[...]
     }
 
-    /// The next flag and its value, or nil at the end. A flag in `switches` takes no value.
-    mutating func next(switches: Set<String>) throws(Failure) -> (flag: String, value: String?)? {
+    /// The next flag and its value, or nil at the end. A flag in `switches` takes no separate value,
+    /// but may be written `--flag=true` or `--flag=false` (websocketd's spelling).
+    /// The first argument that is not a flag ends the flags: it and the rest come back as `.command`.
+    mutating func next(switches: Set<String>) throws(Failure) -> Item? {
         guard let argument = self.arguments.popFirst() else { return nil }
-        guard argument.hasPrefix("--") else { throw Failure(description: "unexpected argument '\(argument)'") }
+        guard argument.hasPrefix("--") else {
+            defer { self.arguments = [] }
+            return .command([argument] + self.arguments)
+        }
         if let equals = argument.firstIndex(of: "=") {
             let flag = String(argument[..<equals])
-            guard !switches.contains(flag) else { throw Failure(description: "\(flag) takes no value") }
-            return (flag, String(argument[argument.index(after: equals)...]))
+            let value = String(argument[argument.index(after: equals)...])
+            if switches.contains(flag) {
+                guard value == "true" || value == "false" else {
+                    throw Failure(description: "\(flag) takes no value (or =true, =false)")
+                }
+                return .flag(flag, value)
+            }
+            return .flag(flag, value)
         }
-        if switches.contains(argument) { return (argument, nil) }
+        if switches.contains(argument) { return .flag(argument, "true") }
         guard let value = self.arguments.popFirst() else { throw Failure(description: "\(argument) needs a value") }
-        return (argument, value)
+        return .flag(argument, value)
+    }
+
+    enum Item {
+        case flag(String, String)
+        case command([String])
     }
 
     /// "30s", "500ms", "2m", "1h", or a bare number of seconds.

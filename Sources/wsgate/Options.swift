@@ -1,4 +1,6 @@
 import Gateway
+import Glibc
+import Reactor
 
 /// What the command line asked for.
 enum Command {
@@ -13,12 +15,24 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var parser = OptionParser(arguments)
     var addresses: [String] = []
     var logLevel = LogLevel.access
-    while let (flag, value) = try parser.next(switches: ["--help", "--version"]) {
-        let value = value ?? ""
+    var binary = false
+    var routes: [(pattern: String, handler: String, binary: Bool?)] = []
+    var directory: String?
+    var command: [String]?
+    let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin"]
+    while let item = try parser.next(switches: switches) {
+        guard case .flag(let flag, let value) = item else {
+            if case .command(let words) = item { command = words }
+            break
+        }
         switch flag {
         case "--help": return .help
         case "--version": return .version
-        case "--route": configuration.routes.append(try parseRoute(value))
+        case "--route", "--binary-route":
+            let (pattern, handler) = try splitRoute(value, flag: flag)
+            routes.append((pattern, handler, flag == "--binary-route" ? true : nil))
+        case "--dir": directory = value
+        case "--binary": binary = value == "true"
         case "--address": addresses.append(value)
         case "--port": configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
         case "--ping-interval":
@@ -36,40 +50,115 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--max-header-size": configuration.maxRequestHeadSize = try OptionParser.size(value, flag: flag)
         case "--max-connections":
             configuration.maxConnections = try OptionParser.integer(value, flag: flag, range: 1...10_000_000)
+        case "--maxforks":
+            configuration.maxPrograms = try OptionParser.integer(value, flag: flag, range: 1...10_000_000)
+        case "--passenv":
+            configuration.passEnvironment = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
+        case "--closems":
+            let milliseconds = try OptionParser.integer(value, flag: flag, range: 0...3_600_000)
+            configuration.closeGrace = .milliseconds(milliseconds)
+        case "--origin":
+            configuration.allowedOrigins = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
+        case "--sameorigin": configuration.sameOrigin = value == "true"
+        case "--header", "--header-ws", "--header-http":
+            let header = try parseHeader(value, flag: flag)
+            switch flag {
+            case "--header": configuration.headers.append(header)
+            case "--header-ws": configuration.upgradeHeaders.append(header)
+            default: configuration.refusalHeaders.append(header)
+            }
         case "--subprotocol": configuration.subprotocols.append(value)
         case "--loglevel":
             guard let level = LogLevel(name: value) else {
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")
             }
             logLevel = level
+        case "--ssl", "--sslcert", "--sslkey":
+            throw OptionParser.Failure(description: "\(flag): TLS is not supported yet")
+        case "--staticdir", "--cgidir", "--devconsole":
+            throw OptionParser.Failure(description: "\(flag): static files, CGI and the dev console are not supported yet")
         default:
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
         }
     }
+    for route in routes {
+        configuration.routes.append(try makeRoute(route.pattern, route.handler, binary: route.binary ?? binary))
+    }
+    if let directory {
+        guard isDirectory(directory) else { throw OptionParser.Failure(description: "--dir: '\(directory)' is not a directory") }
+        configuration.routes.append(Route("/*", .directory(directory, binary: binary)))
+    }
+    if let command {
+        // websocketd's form: the program serves every path.
+        let program = try checkedProgram(ProgramCommand(executable: command[0], arguments: Array(command.dropFirst())))
+        configuration.routes.append(Route("/", .program(program, binary: binary)))
+        configuration.routes.append(Route("/*", .program(program, binary: binary)))
+    }
     guard !configuration.routes.isEmpty else {
-        throw OptionParser.Failure(description: "no routes: give at least one --route PATH=HANDLER (see wsgate --help)")
+        throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel)
     return .serve(configuration)
 }
 
-func parseRoute(_ text: String) throws(OptionParser.Failure) -> Route {
+func splitRoute(_ text: String, flag: String) throws(OptionParser.Failure) -> (String, String) {
     guard let equals = text.firstIndex(of: "="), text.hasPrefix("/") else {
-        throw OptionParser.Failure(description: "--route: '\(text)' is not PATH=HANDLER with PATH starting with /")
+        throw OptionParser.Failure(description: "\(flag): '\(text)' is not PATH=HANDLER with PATH starting with /")
     }
     let path = String(text[..<equals])
-    let handler = String(text[text.index(after: equals)...])
     if path.dropLast(path.hasSuffix("/*") ? 2 : 0).contains("*") {
-        throw OptionParser.Failure(description: "--route: '\(path)': * is only allowed as a final /*")
+        throw OptionParser.Failure(description: "\(flag): '\(path)': * is only allowed as a final /*")
     }
+    return (path, String(text[text.index(after: equals)...]))
+}
+
+/// `echo` and `broadcast` are the built-ins; anything else is a program with its arguments.
+func makeRoute(_ path: String, _ handler: String, binary: Bool) throws(OptionParser.Failure) -> Route {
     switch handler {
     case "echo": return Route(path, .echo)
     case "broadcast": return Route(path, .broadcast)
-    case "":
-        throw OptionParser.Failure(description: "--route: '\(text)' names no handler")
     default:
-        throw OptionParser.Failure(description:
-            "--route: '\(handler)': program handlers are not supported yet; the built-ins are echo and broadcast")
+        let command: ProgramCommand
+        do {
+            command = try ProgramCommand(parsing: handler)
+        } catch {
+            throw OptionParser.Failure(description: "--route \(path): \(error)")
+        }
+        return Route(path, .program(try checkedProgram(command), binary: binary))
+    }
+}
+
+/// Refuses at start-up a program that cannot run, as websocketd does, rather than at each connection.
+func checkedProgram(_ command: ProgramCommand) throws(OptionParser.Failure) -> ProgramCommand {
+    guard let path = ChildProcess.findExecutable(command.executable), isExecutableFile(path) else {
+        throw OptionParser.Failure(description: "program '\(command.executable)' not found or not executable")
+    }
+    return command
+}
+
+func parseHeader(_ text: String, flag: String) throws(OptionParser.Failure) -> (name: String, value: String) {
+    guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+        throw OptionParser.Failure(description: "\(flag): '\(text)' is not 'Name: value'")
+    }
+    return (String(text[..<colon]), String(text[text.index(after: colon)...]).trimmingCharacters(in: " "))
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+}
+
+func isExecutableFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
     }
 }

@@ -11,10 +11,18 @@ public protocol SessionHandler: AnyObject {
     func session(_ session: Session, didReceive message: Message)
     /// The session ended; `code` is the close code received, or 1006 when the connection just dropped.
     func sessionDidClose(_ session: Session, code: CloseCode, reason: String)
+    /// The client sent a close frame. Return true to hold the reply back until the handler calls
+    /// `session.finishClosing()` (within the close timeout), to send what it still owes first.
+    func sessionDidReceiveClose(_ session: Session) -> Bool
+    /// The client's send queue went over `maxQueuedBytes` and has now drained below half of it:
+    /// a producer that stopped to let it drain can go on.
+    func sessionDidDrainOutput(_ session: Session)
 }
 
 extension SessionHandler {
     public func sessionDidOpen(_ session: Session) {}
+    public func sessionDidDrainOutput(_ session: Session) {}
+    public func sessionDidReceiveClose(_ session: Session) -> Bool { false }
     public func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {}
 }
 

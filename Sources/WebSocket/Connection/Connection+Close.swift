@@ -91,9 +91,23 @@ extension Connection {
         self.finishClosingHandshake()
     }
 
+    /// Holds back the reply to the peer's close frame until `releaseCloseReply()`, so that what is still
+    /// owed to the peer can be sent first (a gateway forwarding a program's last output, say).
+    ///
+    /// RFC 6455 §5.5.1 asks for the reply "as soon as practical" and lets it wait for the current
+    /// message: bound the wait with a timer. Does nothing unless a close was just received.
+    public func holdCloseReply() {
+        if self.pendingCloseReply != nil { self.closeReplyHeld = true }
+    }
+
+    /// Lets the held reply to the peer's close go out with the next output.
+    public func releaseCloseReply() {
+        self.closeReplyHeld = false
+    }
+
     /// Queues the reply to the peer's close frame, if one is owed (see `receiveClose`).
     func sendPendingCloseReply() {
-        guard let payload = self.pendingCloseReply else { return }
+        guard let payload = self.pendingCloseReply, !self.closeReplyHeld else { return }
         self.pendingCloseReply = nil
         guard self.state == .closing else { return }  // the peer's EOF came first: nobody to answer
         payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }

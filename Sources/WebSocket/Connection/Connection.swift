@@ -82,6 +82,8 @@ public final class Connection {
     var sendingFragmentedMessage = false
     /// The payload of the peer's close frame, until our reply is queued.
     var pendingCloseReply: [UInt8]?
+    /// The caller asked to send something before the close reply (`holdCloseReply`).
+    var closeReplyHeld = false
 
     public init(side: Side, configuration: Configuration = .init(), extensions: [any Extension] = [],
                 log: LogSink? = nil) {
@@ -146,7 +148,7 @@ public final class Connection {
     /// Whether `takeOutput` would return anything.
     public var hasPendingOutput: Bool {
         !self.controlOutput.isEmpty || !self.dataOutput.isEmpty || self.endOfStreamPending
-            || self.pendingCloseReply != nil
+            || (self.pendingCloseReply != nil && !self.closeReplyHeld)
     }
 
     /// Whether data messages may be sent: the connection is open, or the peer's close frame was just

@@ -1,0 +1,98 @@
+import WebSocket
+
+/// The environment of a program handler: websocketd's CGI-style variables (RFC 3875), plus only the
+/// variables of wsgate's own environment that the operator passes through.
+///
+/// Values have newlines replaced by spaces and are trimmed, as websocketd does, so a header cannot
+/// smuggle a second line into a variable.
+struct CGIEnvironment {
+    var variables: [String: String] = [:]
+
+    struct Request {
+        var head: HTTPHead
+        var remoteHost: String
+        var remotePort: UInt16
+        var localPort: UInt16
+        var scriptName: String
+        var pathInfo: String
+        var uniqueID: String
+        var serverSoftware: String
+        var tls = false
+    }
+
+    init(_ request: Request, passing inherited: [String: String]) {
+        // Parent variables first: the request's own variables win over an inherited one of the same name.
+        for (name, value) in inherited { self.variables[name] = value }
+        let head = request.head
+        let (serverName, serverPort) = Self.hostAndPort(head["Host"] ?? "", tls: request.tls, fallbackPort: request.localPort)
+        self.set("SERVER_SOFTWARE", request.serverSoftware)
+        self.set("REMOTE_ADDR", request.remoteHost)
+        self.set("REMOTE_HOST", request.remoteHost)
+        self.set("REMOTE_PORT", String(request.remotePort))
+        self.set("SERVER_NAME", serverName)
+        self.set("SERVER_PORT", serverPort)
+        self.set("SERVER_PROTOCOL", Self.version(head))
+        self.set("GATEWAY_INTERFACE", "CGI/1.1")
+        self.set("REQUEST_METHOD", head.method ?? "GET")
+        self.set("SCRIPT_NAME", request.scriptName)
+        self.set("PATH_INFO", request.pathInfo)
+        self.set("PATH_TRANSLATED", head.path ?? "")
+        self.set("QUERY_STRING", head.query ?? "")
+        self.set("REQUEST_URI", head.originForm ?? head.target ?? "")
+        self.set("UNIQUE_ID", request.uniqueID)
+        // Part of CGI but meaningless here: set empty so nothing leaks in from outside.
+        for name in ["AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"] {
+            self.set(name, "")
+        }
+        if request.tls { self.set("HTTPS", "on") }
+        var headers: [String: [String]] = [:]
+        var order: [String] = []
+        for (name, value) in head.headers {
+            let key = "HTTP_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+            if headers[key] == nil { order.append(key) }
+            headers[key, default: []].append(value)
+        }
+        for key in order where self.variables[key] == nil {
+            self.set(key, headers[key]!.map(Self.cleaned).joined(separator: ", "))
+        }
+    }
+
+    private mutating func set(_ name: String, _ value: String) {
+        self.variables[name] = Self.cleaned(value)
+    }
+
+    static func cleaned(_ value: String) -> String {
+        String(value.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+            .trimmingCharacters(in: " \t")
+    }
+
+    static func version(_ head: HTTPHead) -> String {
+        if case .request(_, _, let version) = head.startLine { return version }
+        return "HTTP/1.1"
+    }
+
+    /// SERVER_NAME and SERVER_PORT from the Host header, with the scheme's default port when it
+    /// names none (websocketd's tellHostPort).
+    static func hostAndPort(_ host: String, tls: Bool, fallbackPort: UInt16) -> (String, String) {
+        let defaultPort = tls ? "443" : "80"
+        if host.isEmpty { return ("", String(fallbackPort)) }
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            let name = String(host[host.index(after: host.startIndex)..<close])
+            let after = host[host.index(after: close)...]
+            return (name, after.hasPrefix(":") ? String(after.dropFirst()) : defaultPort)
+        }
+        if let colon = host.lastIndex(of: ":") {
+            return (String(host[..<colon]), String(host[host.index(after: colon)...]))
+        }
+        return (host, defaultPort)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}
