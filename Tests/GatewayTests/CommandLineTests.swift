@@ -104,10 +104,10 @@ struct CommandLineTests {
         (["--bogus", "x", "--route", "/echo=echo"], "unknown flag --bogus"),
         (["--route", "/echo"], "--route: '/echo' is not PATH=HANDLER"),
         (["--route", "echo=echo"], "--route: 'echo=echo' is not PATH=HANDLER"),
-        (["--route", "/echo="], "names no handler"),
+        (["--route", "/echo="], "/echo"),
         (["--route", "/a*b=echo"], "* is only allowed as a final /*"),
-        (["--port", "8080"], "no routes"),
-        ([], "no routes"),
+        (["--port", "8080"], "--route PATH=HANDLER"),
+        ([], "--route PATH=HANDLER"),
         (["--route", "/echo=echo", "--port", "70000"], "--port: '70000' is not a number in 0...65535"),
         (["--route", "/echo=echo", "--port", "http"], "--port: 'http'"),
         (["--route", "/echo=echo", "--ping-interval", "soon"], "--ping-interval: 'soon' is not a duration"),
@@ -117,7 +117,7 @@ struct CommandLineTests {
         (["--route", "/echo=echo", "--loglevel", "loud"], "--loglevel: 'loud'"),
         (["--route", "/echo=echo", "--port"], "--port needs a value"),
         (["--help=yes"], "--help takes no value"),
-        (["serve"], "unexpected argument 'serve'"),
+        (["serve"], "'serve'"),
     ])
     func badCommandLineExitsTwoWithMessage(arguments: [String], message: String) throws {
         let wsgate = try WsgateProcess(arguments)

@@ -99,6 +99,38 @@ struct HTTPErrorTests {
         try expectStillServing(server)
     }
 
+    /// Trickling the head a byte at a time does not extend the deadline.
+    @Test func serverDropsTricklingRequestAtHandshakeTimeout() throws {
+        let server = try TestServer(routes: [Route("/echo", .echo)]) { $0.handshakeTimeout = .milliseconds(300) }
+        let raw = try RawClient(port: server.port)
+        let started = Date()
+        var closed = false
+        for byte in upgradeRequest("/echo").utf8 {
+            guard (try? raw.send([byte])) != nil else { break }
+            if let chunk = try? raw.receive(timeout: 0.05) {
+                #expect(chunk.isEmpty, "the gateway answered a half request")
+                closed = true
+                break
+            }
+        }
+        #expect(closed, "still open after \(Date().timeIntervalSince(started)) s")
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+
+    /// Frames sent in the same segment as the request are not lost.
+    @Test func serverProcessesFramesPipelinedWithTheRequest() throws {
+        let server = try TestServer(routes: [Route("/echo", .echo)])
+        let raw = try RawClient(port: server.port)
+        let request = Array(upgradeRequest("/echo").utf8)
+        let early = try raw.upgradeSending(request + clientFrame(0x81, Array("early".utf8)) + clientFrame(0x82, [9]))
+        var bytes = early
+        #expect(eventually {
+            bytes += (try? raw.receive(timeout: 0.05)) ?? []
+            return serverEvents(bytes).count >= 2
+        })
+        #expect(serverEvents(bytes) == [.text("early"), .binary([9])])
+    }
+
     /// The timeout is for the request head only: an open session is not bound by it.
     @Test func handshakeTimeoutDoesNotCloseOpenSessions() throws {
         let server = try TestServer(routes: [Route("/echo", .echo)]) { $0.handshakeTimeout = .milliseconds(200) }

@@ -114,7 +114,12 @@ final class RawClient {
 
     /// Sends an upgrade request for `path` and reads the 101; returns the bytes after the head.
     func upgrade(_ path: String, timeout: Double = 5) throws -> [UInt8] {
-        try self.send(upgradeRequest(path))
+        try self.upgradeSending(Array(upgradeRequest(path).utf8), timeout: timeout)
+    }
+
+    /// Sends `bytes` (a request, perhaps with frames after it) and reads the 101; returns the bytes after the head.
+    func upgradeSending(_ bytes: [UInt8], timeout: Double = 5) throws -> [UInt8] {
+        try self.send(bytes)
         let deadline = Date().addingTimeInterval(timeout)
         var bytes: [UInt8] = []
         let end: [UInt8] = Array("\r\n\r\n".utf8)
