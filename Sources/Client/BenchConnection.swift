@@ -88,6 +88,8 @@ final class BenchConnection: EventHandler {
                 return
             }
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+            // A churn restart replaced the socket: the new one has its own registration.
+            if self.socket !== socket { return }
             if self.isClosed || count < buffer.count { break }
         }
         self.flush()

@@ -13,11 +13,15 @@ struct OptionParser {
     /// The next flag and its value, or nil at the end. A flag in `switches` takes no separate value,
     /// but may be written `--flag=true` or `--flag=false` (websocketd's spelling).
     /// The first argument that is not a flag ends the flags: it and the rest come back as `.command`.
-    mutating func next(switches: Set<String>) throws(Failure) -> Item? {
+    mutating func next(switches: Set<String>, valued: Set<String>) throws(Failure) -> Item? {
         guard let argument = self.arguments.popFirst() else { return nil }
         guard argument.hasPrefix("--") else {
             defer { self.arguments = [] }
             return .command([argument] + self.arguments)
+        }
+        let name = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
+        guard switches.contains(name) || valued.contains(name) else {
+            throw Failure(description: "unknown flag \(name) (see wsgate --help)")
         }
         if let equals = argument.firstIndex(of: "=") {
             let flag = String(argument[..<equals])

@@ -19,8 +19,15 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var routes: [(pattern: String, handler: String, binary: Bool?)] = []
     var directory: String?
     var command: [String]?
-    let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin"]
-    while let item = try parser.next(switches: switches) {
+    let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin", "--ssl", "--devconsole"]
+    let valued: Set<String> = [
+        "--route", "--binary-route", "--dir", "--address", "--port", "--ping-interval", "--ping-timeout",
+        "--idle-timeout", "--handshake-timeout", "--close-timeout", "--shutdown-timeout", "--max-message-size",
+        "--max-queued-bytes", "--max-header-size", "--max-connections", "--maxforks", "--passenv", "--closems",
+        "--origin", "--header", "--header-ws", "--header-http", "--subprotocol", "--loglevel",
+        "--sslcert", "--sslkey", "--staticdir", "--cgidir",
+    ]
+    while let item = try parser.next(switches: switches, valued: valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
             break

@@ -49,7 +49,7 @@ run_case() {  # name server bench-args...
     before=$(cpu_ticks "$SERVER")
     local timing; timing=$(mktemp)
     json=$( { TIMEFORMAT='%U %S'; time $BIN bench "ws://127.0.0.1:$PORT/echo" -d "$DURATION" --json "$@" 2>/dev/null; } 2>"$timing")
-    bench_cpu=$(awk '{print $1 + $2}' "$timing"); rm -f "$timing"
+    bench_cpu=$(tail -n 1 "$timing" | awk '{print $1 + $2}'); rm -f "$timing"
     sleep 0.5  # let websocketd reap its cat children so their CPU is counted
     after=$(cpu_ticks "$SERVER")
     stop_server
