@@ -58,6 +58,8 @@ final class ProcessHandler: SessionHandler {
     // MARK: Session events
 
     func sessionDidOpen(_ session: Session) {
+        // The session's log has the path only from here on; stderr lines must name the route too.
+        self.log = session.log.with("pid", self.child.pid)
         self.log.info("process.start", [("command", self.command)])
         self.stdout.watch(in: self.server.loop, .readable)
         self.stderr.watch(in: self.server.loop, .readable)
