@@ -1,0 +1,287 @@
+import Foundation
+import Glibc
+import Testing
+import WebSocket
+
+@testable import Gateway
+
+/// The pure pieces of program handlers, without processes or sockets.
+@Suite("ProgramCommand: shell-like splitting")
+struct ProgramCommandParsingTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let text: String
+        let words: [String]
+        var testDescription: String { self.text }
+    }
+
+    @Test(arguments: [
+        Case(text: "./handlers/echo", words: ["./handlers/echo"]),
+        Case(text: "  ./count   --to 2\t--pause 0 \n", words: ["./count", "--to", "2", "--pause", "0"]),
+        Case(text: "prog 'a b' c", words: ["prog", "a b", "c"]),
+        Case(text: #"prog "a b" "" ''"#, words: ["prog", "a b", "", ""]),
+        Case(text: #"prog 'it'\''s'"#, words: ["prog", "it's"]),
+        Case(text: #"prog "say \"hi\" \\ \$HOME \`x\` \n""#, words: ["prog", #"say "hi" \ $HOME `x` \n"#]),
+        Case(text: #"prog a\ b \'c\' \\"#, words: ["prog", "a b", "'c'", "\\"]),
+        Case(text: #"prog 'single "keeps" \ all'"#, words: ["prog", #"single "keeps" \ all"#]),
+        Case(text: "prog a'b'\"c\"d", words: ["prog", "abcd"]),
+        Case(text: "prog $HOME ~ * $(id)", words: ["prog", "$HOME", "~", "*", "$(id)"]),
+    ])
+    func commandSplitsLikePOSIXShellWithoutExpansion(_ test: Case) throws {
+        let command = try ProgramCommand(parsing: test.text)
+        #expect([command.executable] + command.arguments == test.words)
+    }
+
+    @Test(arguments: ["", "   ", "prog 'open", #"prog "open"#, #"prog "open\"#, "prog trailing\\"])
+    func commandRejectsEmptyOrUnterminatedText(_ text: String) {
+        #expect(throws: ProgramCommand.Invalid.self) { try ProgramCommand(parsing: text) }
+    }
+
+    /// `description` is what a shell (and `parsing`) reads back as the same words.
+    @Test(arguments: [
+        ProgramCommand(executable: "/bin/echo", arguments: ["plain", "two words", "", "it's", #"q"uote"#, "$x", "back\\slash"]),
+        ProgramCommand(executable: "/path with space/prog"),
+    ])
+    func commandDescriptionParsesBackToSameWords(_ command: ProgramCommand) throws {
+        #expect(try ProgramCommand(parsing: command.description) == command)
+    }
+
+    @Test func commandDescriptionLeavesPlainWordsBare() {
+        #expect(ProgramCommand(executable: "./count", arguments: ["--to", "2"]).description == "./count --to 2")
+    }
+}
+
+@Suite("LineSplitter: stdout bytes to lines")
+struct LineSplitterTests {
+    /// Feeds `chunks` and then ends the stream; returns every line as a string.
+    static func lines(_ chunks: [String], max: Int = 1 << 20) -> [String] {
+        var splitter = LineSplitter(maxLineLength: max)
+        var lines: [String] = []
+        for chunk in chunks {
+            Array(chunk.utf8).withUnsafeBytes { bytes in
+                splitter.feed(bytes) { lines.append(String(decoding: $0, as: UTF8.self)) }
+            }
+        }
+        splitter.finish { lines.append(String(decoding: $0, as: UTF8.self)) }
+        return lines
+    }
+
+    @Test func splitterCutsAtNewlines() {
+        #expect(Self.lines(["a\nbb\n\nccc\n"]) == ["a", "bb", "", "ccc"])
+    }
+
+    @Test func splitterJoinsLineAcrossChunks() {
+        #expect(Self.lines(["he", "ll", "o\nwor", "ld\n"]) == ["hello", "world"])
+    }
+
+    @Test func splitterGivesSameLinesWhateverTheChunking() {
+        let text = "one\r\ntwo\n\nthree four\rfive\nlast"
+        let whole = Self.lines([text])
+        #expect(whole == ["one", "two", "", "three four\rfive", "last"])
+        #expect(Self.lines(text.map { String($0) }) == whole)
+        #expect(Self.lines(["one\r", "\ntwo\n\nthree four\r", "five\nla", "st"]) == whole)
+    }
+
+    @Test func splitterDropsOnlyCarriageReturnBeforeNewline() {
+        #expect(Self.lines(["a\r\n", "\r\n", "b\r", "\n", "c\r"]) == ["a", "", "b", "c\r"])
+    }
+
+    @Test func splitterDeliversLastLineWithoutNewlineAtFinish() {
+        #expect(Self.lines(["x\ny"]) == ["x", "y"])
+        #expect(Self.lines(["x\n"]) == ["x"])
+        #expect(Self.lines([]) == [])
+    }
+
+    @Test func splitterCutsLongLineIntoPiecesOfMaxLength() {
+        #expect(Self.lines([String(repeating: "a", count: 10) + "\n"], max: 4) == ["aaaa", "aaaa", "aa"])
+        #expect(Self.lines(["aaa", "aaa", "aaa\nb\n"], max: 4) == ["aaaa", "aaaa", "a", "b"])
+        #expect(Self.lines(["aaaa\n"], max: 4) == ["aaaa"])
+        #expect(Self.lines(["aaaaa"], max: 4) == ["aaaa", "a"])
+    }
+
+    @Test func splitterHoldsNoMoreThanMaxLength() {
+        var splitter = LineSplitter(maxLineLength: 100)
+        var count = 0
+        let chunk = [UInt8](repeating: 0x61, count: 37)
+        for _ in 0..<100 {
+            chunk.withUnsafeBytes { splitter.feed($0) { _ in count += 1 } }
+            #expect(splitter.pendingCount <= 100)
+        }
+        // A full-length piece goes out once the next byte shows it is not followed by a newline.
+        #expect(count == 36)
+        #expect(splitter.pendingCount == 100)
+    }
+}
+
+@Suite("CGIEnvironment: websocketd's variables")
+struct CGIEnvironmentTests {
+    static func request(_ target: String, headers: [(String, String)] = [("Host", "example.com:8080")],
+                        tls: Bool = false) -> CGIEnvironment.Request {
+        let head = HTTPHead(startLine: .request(method: "GET", target: target, version: "HTTP/1.1"),
+                            headers: headers.map { (name: $0.0, value: $0.1) })
+        return CGIEnvironment.Request(head: head, remoteHost: "10.0.0.1", remotePort: 40000, localPort: 8080,
+                                      scriptName: "/chat", pathInfo: "/room", uniqueID: "42",
+                                      serverSoftware: "wsgate/test", tls: tls)
+    }
+
+    @Test func environmentHasEveryCGIVariable() {
+        let variables = CGIEnvironment(Self.request("/chat/room?a=1"), passing: [:]).variables
+        #expect(variables["REMOTE_ADDR"] == "10.0.0.1")
+        #expect(variables["REMOTE_HOST"] == "10.0.0.1")
+        #expect(variables["REMOTE_PORT"] == "40000")
+        #expect(variables["SERVER_NAME"] == "example.com")
+        #expect(variables["SERVER_PORT"] == "8080")
+        #expect(variables["SERVER_PROTOCOL"] == "HTTP/1.1")
+        #expect(variables["SERVER_SOFTWARE"] == "wsgate/test")
+        #expect(variables["GATEWAY_INTERFACE"] == "CGI/1.1")
+        #expect(variables["REQUEST_METHOD"] == "GET")
+        #expect(variables["REQUEST_URI"] == "/chat/room?a=1")
+        #expect(variables["SCRIPT_NAME"] == "/chat")
+        #expect(variables["PATH_INFO"] == "/room")
+        #expect(variables["PATH_TRANSLATED"] == "/chat/room")
+        #expect(variables["QUERY_STRING"] == "a=1")
+        #expect(variables["UNIQUE_ID"] == "42")
+        for name in ["AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"] {
+            #expect(variables[name] == "", "\(name)")
+        }
+        #expect(variables["HTTP_HOST"] == "example.com:8080")
+        #expect(variables["HTTPS"] == nil)
+    }
+
+    @Test func environmentNamesHeadersLikeCGIAndJoinsRepeats() {
+        let headers = [("Host", "h"), ("X-Custom-Thing", "one"), ("x-custom-thing", "two"), ("Accept-Language", " fr ")]
+        let variables = CGIEnvironment(Self.request("/", headers: headers), passing: [:]).variables
+        #expect(variables["HTTP_X_CUSTOM_THING"] == "one, two")
+        #expect(variables["HTTP_ACCEPT_LANGUAGE"] == "fr")
+    }
+
+    @Test func environmentReplacesNewlinesInValues() {
+        let variables = CGIEnvironment(Self.request("/", headers: [("X-Evil", "a\nB=c\r\nd")]), passing: [:]).variables
+        #expect(variables["HTTP_X_EVIL"] == "a B=c d")
+    }
+
+    /// Request variables win over passed-through ones of the same name; others pass unchanged.
+    @Test func environmentKeepsPassedVariablesUnlessRequestDefinesThem() {
+        let inherited = ["PATH": "/bin", "QUERY_STRING": "from-parent", "REMOTE_USER": "root"]
+        let variables = CGIEnvironment(Self.request("/x?q"), passing: inherited).variables
+        #expect(variables["PATH"] == "/bin")
+        #expect(variables["QUERY_STRING"] == "q")
+        #expect(variables["REMOTE_USER"] == "")
+    }
+
+    @Test func environmentSetsHTTPSForTLS() {
+        let variables = CGIEnvironment(Self.request("/", headers: [("Host", "secure.example")], tls: true), passing: [:]).variables
+        #expect(variables["HTTPS"] == "on")
+        #expect(variables["SERVER_PORT"] == "443")
+    }
+
+    @Test(arguments: [
+        ("example.com:8080", false, "example.com", "8080"),
+        ("example.com", false, "example.com", "80"),
+        ("example.com", true, "example.com", "443"),
+        ("[::1]:9000", false, "::1", "9000"),
+        ("[::1]", true, "::1", "443"),
+        ("", false, "", "7777"),
+    ])
+    func hostHeaderGivesServerNameAndPort(host: String, tls: Bool, name: String, port: String) {
+        let (gotName, gotPort) = CGIEnvironment.hostAndPort(host, tls: tls, fallbackPort: 7777)
+        #expect(gotName == name)
+        #expect(gotPort == port)
+    }
+
+    @Test func environmentUsesOriginFormOfAbsoluteTarget() {
+        let variables = CGIEnvironment(Self.request("http://example.com/chat/room?x=1"), passing: [:]).variables
+        #expect(variables["REQUEST_URI"] == "/chat/room?x=1")
+        #expect(variables["QUERY_STRING"] == "x=1")
+        #expect(variables["PATH_TRANSLATED"] == "/chat/room")
+    }
+}
+
+@Suite("ScriptDirectory: --dir lookups")
+struct ScriptDirectoryLookupTests {
+    @Test func lookupFindsProgramsAndSplitsPathInfo() throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        try scripts.script("sub/deep", "echo hi")
+        try scripts.script("plain", "echo hi", executable: false)
+        let root = scripts.path
+        #expect(Gateway.ScriptDirectory.lookup("/hello", in: root)
+            == .found(file: root + "/hello", scriptName: "/hello", pathInfo: ""))
+        #expect(Gateway.ScriptDirectory.lookup("/hello/a/b", in: root)
+            == .found(file: root + "/hello", scriptName: "/hello", pathInfo: "/a/b"))
+        #expect(Gateway.ScriptDirectory.lookup("/sub/deep/", in: root)
+            == .found(file: root + "/sub/deep", scriptName: "/sub/deep", pathInfo: "/"))
+        #expect(Gateway.ScriptDirectory.lookup("/plain", in: root) == .notFound("/plain is not an executable program"))
+        #expect(Gateway.ScriptDirectory.lookup("/sub", in: root) == .notFound("/sub is a directory"))
+        #expect(Gateway.ScriptDirectory.lookup("/sub/", in: root) == .notFound("invalid path"))
+        #expect(Gateway.ScriptDirectory.lookup("/nothing", in: root) == .notFound("/nothing not found"))
+        #expect(Gateway.ScriptDirectory.lookup("/", in: root) == .notFound("invalid path"))
+        #expect(Gateway.ScriptDirectory.lookup("", in: root) == .notFound("no program named"))
+    }
+
+    @Test(arguments: ["/..", "/../hello", "/sub/../hello", "/./hello", "//hello", "/sub//deep"])
+    func lookupRefusesEscapesAndEmptyParts(_ path: String) throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        try scripts.script("sub/deep", "echo hi")
+        #expect(Gateway.ScriptDirectory.lookup(path, in: scripts.path) == .notFound("invalid path"))
+    }
+}
+
+@Suite("OriginPolicy: --origin and --sameorigin")
+struct OriginPolicyTests {
+    static func request(origin: String?, host: String = "example.com:8080") -> HTTPHead {
+        var headers = [(name: "Host", value: host)]
+        if let origin { headers.append((name: "Origin", value: origin)) }
+        return HTTPHead(startLine: .request(method: "GET", target: "/", version: "HTTP/1.1"), headers: headers)
+    }
+
+    @Test func policyAllowsEverythingWhenUnset() {
+        let policy = OriginPolicy(allowed: nil, sameOrigin: false)
+        #expect(!policy.isActive)
+        #expect(policy.refusal(for: Self.request(origin: nil)) == nil)
+        #expect(policy.refusal(for: Self.request(origin: "https://evil.example")) == nil)
+    }
+
+    @Test(arguments: [
+        ("http://example.com:8080", true),
+        ("http://EXAMPLE.com:8080", true),
+        ("http://example.com", false),
+        ("http://example.com:9090", false),
+        ("http://other.com:8080", false),
+        ("null", false),
+    ])
+    func sameOriginComparesHostAndPort(origin: String, allowed: Bool) {
+        let policy = OriginPolicy(allowed: nil, sameOrigin: true)
+        #expect((policy.refusal(for: Self.request(origin: origin)) == nil) == allowed, "\(origin)")
+    }
+
+    @Test(arguments: [
+        ("https://app.example.com", true),
+        ("http://app.example.com:3000", true),
+        ("https://pinned.example:8443", true),
+        ("https://pinned.example:443", false),
+        ("https://pinned.example", false),
+        ("https://only-https.example", true),
+        ("http://only-https.example", false),
+        ("https://evil.example", false),
+    ])
+    func allowListMatchesHostPortAndScheme(origin: String, allowed: Bool) {
+        let policy = OriginPolicy(allowed: ["app.example.com", "pinned.example:8443", "https://only-https.example"],
+                                  sameOrigin: false)
+        #expect((policy.refusal(for: Self.request(origin: origin)) == nil) == allowed, "\(origin)")
+    }
+
+    @Test func activePolicyRefusesRequestWithoutOrigin() {
+        #expect(OriginPolicy(allowed: ["example.com"], sameOrigin: false).refusal(for: Self.request(origin: nil)) != nil)
+        #expect(OriginPolicy(allowed: nil, sameOrigin: true).refusal(for: Self.request(origin: nil)) != nil)
+    }
+}
+
+@Suite("TerminationPlan: websocketd's steps")
+struct TerminationPlanTests {
+    @Test func planSignalsInterruptTerminateKillWithGraceAdded() {
+        let plan = TerminationPlan.standard(closeGrace: .milliseconds(500))
+        #expect(plan.steps.map(\.step) == [.signal(SIGINT), .signal(SIGTERM), .signal(SIGKILL)])
+        #expect(plan.steps.map(\.graceBefore) == [.milliseconds(600), .milliseconds(750), .milliseconds(1000)])
+    }
+}
