@@ -267,6 +267,11 @@ public final class BlockingClient {
     /// Runs the loop until anything happens (socket or other registered descriptor) or `timeout`
     /// passes, then sends what the connection queued (pongs, a close echo).
     public func poll(timeout: Duration) throws(Failure) {
+        // Events that came with the handshake response, or in an earlier read, are already here.
+        guard self.io.events.isEmpty && !self.io.eof else {
+            try self.flushConnection()
+            return
+        }
         var timedOut = false
         let timer = self.loop.schedule(after: timeout) { [loop = self.loop] in
             timedOut = true

@@ -1,4 +1,5 @@
 import Client
+import Gateway
 import Glibc
 import Reactor
 import WebSocket
@@ -8,12 +9,22 @@ func runClient(_ arguments: [String]) -> Int32 {
     var flags = ClientFlags()
     var binary = false
     var raw = false
+    var exec: ProgramCommand?
     var rest = arguments[...]
     do {
         while let argument = rest.popFirst() {
             switch argument {
             case "--binary": binary = true
             case "--raw": raw = true
+            case "--exec":
+                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "--exec needs a value") }
+                do {
+                    exec = try checkedProgram(try ProgramCommand(parsing: value))
+                } catch let error as OptionParser.Failure {
+                    throw error
+                } catch {
+                    throw OptionParser.Failure(description: "--exec: \(error)")
+                }
             case "-h", "--help":
                 print(clientUsage, terminator: "")
                 return 0
@@ -37,6 +48,9 @@ func runClient(_ arguments: [String]) -> Int32 {
     } catch {
         printError("wsgate client: \(error)\n")
         return 1
+    }
+    if let exec {
+        return runBridge(client, exec, binary: binary)
     }
     let interactive = isatty(STDIN_FILENO) == 1
     if interactive {
@@ -121,6 +135,8 @@ let clientUsage = """
     '[binary N bytes] hex...' unless --raw. Exit status: 0 after a normal close (1000, 1001 or
     our own), 1 after an error close or a failed connection, 2 for bad flags.
 
+      --exec COMMAND        bridge a local program instead of the terminal: its stdout lines become
+                            messages, messages become lines on its stdin (shell-like quoting)
       --binary              send stdin as binary messages, one per read
       --raw                 write received binary messages to stdout as they are
       -H, --header 'N: V'   an extra request header (repeatable)
@@ -129,3 +145,77 @@ let clientUsage = """
       --timeout DUR         connect and handshake timeout (default 5s)
 
     """
+
+/// `client URL --exec COMMAND`: the stdio contract turned around, a local program talking to a
+/// remote endpoint. Its stdout lines (or chunks, with --binary) become messages; messages become
+/// lines on its stdin. When it closes stdout, the connection closes normally; when the server
+/// closes, its stdin is closed and it gets 2 s to exit before SIGTERM, then SIGKILL.
+/// Exit status: the program's when it failed, else the close's (0 normal, 1 error).
+func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool) -> Int32 {
+    let child: ChildProcess
+    let stdout: InputReader
+    let stdin: OutputWriter
+    do {
+        child = try ChildProcess.spawn(executable: command.executable, arguments: command.arguments,
+                                       standardInput: .pipe, standardOutput: .pipe, standardError: .inherit)
+        stdout = try InputReader(fd: child.standardOutput!.fd, mode: binary ? .chunks : .lines, loop: client.eventLoop)
+        stdin = try OutputWriter(end: child.standardInput!, loop: client.eventLoop)
+    } catch {
+        printError("wsgate client: cannot start \(command.executable): \(error)\n")
+        return 1
+    }
+    var closing = false
+    var closeStatus: Int32 = 1
+    loop: do {
+        while true {
+            try client.poll(timeout: .seconds(3600))
+            for event in client.takeEvents() {
+                switch event {
+                case .text(let text):
+                    stdin.write(Array(text.utf8) + (binary ? [] : [0x0A]))
+                case .binary(let bytes):
+                    stdin.write(bytes + (binary ? [] : [0x0A]))
+                case .close(let code, let reason):
+                    if !closing {
+                        printError("closed by server: \(code.map { "\($0)" } ?? "1005 (no status)") \(reason)\n")
+                    }
+                    closeStatus = closing ? 0 : exitStatus(forClose: code?.rawValue ?? 1005)
+                    try? client.waitForEOF(timeout: .seconds(2))
+                    break loop
+                case .ping, .pong:
+                    break
+                }
+            }
+            for item in stdout.take() where !closing {
+                if binary { try client.send(binary: item) } else { try client.send(text: String(decoding: item, as: UTF8.self)) }
+            }
+            if stdout.isAtEnd && !closing {
+                closing = true
+                try client.close()
+            }
+            if client.isDisconnected {
+                printError("connection closed without a close frame\n")
+                break loop
+            }
+        }
+    } catch {
+        printError("wsgate client: \(error)\n")
+    }
+    stdin.close()
+    let status = finish(child)
+    child.standardOutput?.close()
+    return status.map { $0.isSuccess ? closeStatus : 1 } ?? closeStatus
+}
+
+/// Waits for the bridged program: 2 s after its stdin closed, then SIGTERM, then SIGKILL.
+private func finish(_ child: ChildProcess) -> ChildProcess.ExitStatus? {
+    defer { child.close() }
+    for (grace, signal) in [(2000, SIGTERM), (1000, SIGKILL)] {
+        for _ in 0..<(grace / 10) {
+            if let status = try? child.tryWait() { return status }
+            usleep(10_000)
+        }
+        try? child.signalGroup(signal)
+    }
+    return try? child.waitForExit()
+}

@@ -252,15 +252,24 @@ final class ProcessHandler: SessionHandler {
         }
         // Its remaining output is flushed to the client first; a background process that still
         // holds stdout open gets 100 ms (plus --closems) before the session closes anyway.
-        if !self.stdout.isClosed {
-            self.finishTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
-                [weak self] in
-                guard let self else { return }
-                self.finishTimer = nil
+        if !self.stdout.isClosed { self.armFinishTimer() }
+        self.finishIfDone()
+    }
+
+    /// Closes the session after the exit even though stdout is still open (a background process
+    /// holds it). While stdout is paused for a slow client, what is left in the pipe is the
+    /// program's own last output, not a background process's: the wait starts over until it is read.
+    private func armFinishTimer() {
+        self.finishTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
+            [weak self] in
+            guard let self else { return }
+            self.finishTimer = nil
+            if self.stdoutPaused && self.session != nil {
+                self.armFinishTimer()
+            } else {
                 self.closeSession()
             }
         }
-        self.finishIfDone()
     }
 
     private func finishIfDone() {
