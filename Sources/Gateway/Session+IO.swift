@@ -12,6 +12,7 @@ extension Session: EventHandler {
 
     /// Reads until the socket is drained, up to a fairness bound so one busy client cannot starve the rest.
     func readAvailable() {
+        guard self.registration != nil else { return }  // torn down since this was scheduled
         let buffer = self.server.readBuffer
         var reads = 0
         while reads < 4 && !self.readingPaused && !self.readingPausedByHandler {

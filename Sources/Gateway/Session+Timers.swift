@@ -3,11 +3,13 @@ import WebSocket
 
 /// The session's deadlines. Each timer is re-armed lazily when it fires, not on every message, so a
 /// busy session costs no timer operations (the loop's cached `now` is read instead).
+///
+/// The closures hold the session `unowned`: `teardown` cancels every timer, and a weak reference
+/// would move the session's reference counts to a side table, slowing every retain of it.
 extension Session {
     func armHandshakeTimer() {
         self.handshakeTimer = self.server.loop.schedule(after: self.server.configuration.handshakeTimeout) {
-            [weak self] in
-            guard let self else { return }
+            [unowned self] in
             self.handshakeTimer = nil
             guard case .handshaking = self.phase else { return }
             self.log.info("handshake.timeout")
@@ -17,8 +19,7 @@ extension Session {
 
     func armCloseTimer() {
         self.cancelTimer(&self.closeTimer)
-        self.closeTimer = self.server.loop.schedule(after: self.server.configuration.closeTimeout) { [weak self] in
-            guard let self else { return }
+        self.closeTimer = self.server.loop.schedule(after: self.server.configuration.closeTimeout) { [unowned self] in
             self.closeTimer = nil
             self.log.debug("session.close_timeout")
             self.teardown(reason: "close timeout")
@@ -30,8 +31,7 @@ extension Session {
     func scheduleKeepalive() {
         guard let interval = self.server.configuration.pingInterval, interval > .zero else { return }
         let deadline = self.pingSentAt.map { $0 + self.server.configuration.pingTimeout } ?? self.lastReceivedAt + interval
-        self.keepaliveTimer = self.server.loop.schedule(at: deadline) { [weak self] in
-            guard let self else { return }
+        self.keepaliveTimer = self.server.loop.schedule(at: deadline) { [unowned self] in
             self.keepaliveTimer = nil
             self.keepaliveFired()
         }
@@ -61,8 +61,7 @@ extension Session {
 
     func scheduleIdleCheck() {
         guard let timeout = self.server.configuration.idleTimeout, timeout > .zero else { return }
-        self.idleTimer = self.server.loop.schedule(at: self.lastMessageAt + timeout) { [weak self] in
-            guard let self else { return }
+        self.idleTimer = self.server.loop.schedule(at: self.lastMessageAt + timeout) { [unowned self] in
             self.idleTimer = nil
             guard let connection = self.connection, connection.state == .open else { return }
             if self.server.loop.now - self.lastMessageAt >= timeout {

@@ -120,7 +120,7 @@ public final class Session {
     func pauseReadingForHandler(_ paused: Bool) {
         guard self.readingPausedByHandler != paused else { return }
         self.readingPausedByHandler = paused
-        if !paused, case .open = self.phase { self.server.loop.runSoon { [weak self] in self?.readAvailable() } }
+        if !paused, case .open = self.phase { self.server.loop.runSoon { [self] in self.readAvailable() } }
         self.updateInterest()
     }
 

@@ -18,7 +18,9 @@ final class ProcessHandler: SessionHandler {
     let binary: Bool
     let command: String
     unowned let server: GatewayServer
-    weak var session: Session?
+    /// Strong, and set to nil when the session ends: a weak reference would put the session's
+    /// reference counts in a side table and slow every retain of it on the message path.
+    var session: Session?
     var log: Log
     private let stdin: PipeWatcher
     private let stdout: PipeWatcher
@@ -80,7 +82,7 @@ final class ProcessHandler: SessionHandler {
         if !self.stdinWriteScheduled {
             // Everything received in this read goes to the child in one write, after the batch.
             self.stdinWriteScheduled = true
-            self.server.loop.runSoon { [weak self] in self?.writeStdin() }
+            self.server.loop.runSoon { [self] in self.writeStdin() }
         }
     }
 
@@ -261,8 +263,7 @@ final class ProcessHandler: SessionHandler {
     /// program's own last output, not a background process's: the wait starts over until it is read.
     private func armFinishTimer() {
         self.finishTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
-            [weak self] in
-            guard let self else { return }
+            [self] in
             self.finishTimer = nil
             if self.stdoutPaused && self.session != nil {
                 self.armFinishTimer()
@@ -311,11 +312,13 @@ final class ProcessHandler: SessionHandler {
     private func scheduleNextTerminationStep() {
         guard let termination = self.termination, let step = termination.nextStep else {
             // After SIGKILL, give the kernel a moment, then let go whatever happens.
-            self.server.loop.schedule(after: .seconds(1)) { [weak self] in self?.release() }
+            self.server.loop.schedule(after: .seconds(1)) { [self] in self.release() }
             return
         }
-        termination.timer = self.server.loop.schedule(after: step.graceBefore) { [weak self] in
-            guard let self, let termination = self.termination else { return }
+        // Strong captures throughout: the server owns the handler until `release`, and every
+        // callback does nothing once released.
+        termination.timer = self.server.loop.schedule(after: step.graceBefore) { [self] in
+            guard let termination = self.termination else { return }
             termination.advance()
             if self.groupIsAlive() {
                 if case .signal(let signal) = step.step {
