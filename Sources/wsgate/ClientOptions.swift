@@ -26,7 +26,17 @@ struct ClientFlags {
         case "--timeout": self.options.timeout = try OptionParser.duration(try value(), flag: argument)
         default:
             guard !argument.hasPrefix("-") || argument == "-" else { return false }
-            if self.url == nil { self.url = argument } else { self.positional.append(argument) }
+            guard self.url == nil else {
+                self.positional.append(argument)
+                return true
+            }
+            // A URL that cannot be one is a usage error (status 2, as bench has it), not a failed connection.
+            do {
+                _ = try WebSocketURL(argument)
+            } catch {
+                throw OptionParser.Failure(description: "bad URL: \(error)")
+            }
+            self.url = argument
         }
         return true
     }
