@@ -10,7 +10,10 @@ if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import websockets' 2>/dev
 fi
 
 swift build --build-tests
-swift test --skip-build
+# The reactor's suite counts this process's descriptors and children, so it runs in a test process
+# of its own: the gateway's suites, running in parallel, open sockets and spawn programs.
+swift test --skip-build --filter ReactorTests
+swift test --skip-build --skip ReactorTests
 
 if compgen -G "Tests/Interop/test_*.py" >/dev/null; then
     WSGATE_BIN="$PWD/.build/debug/wsgate" .venv/bin/pytest -q Tests/Interop
