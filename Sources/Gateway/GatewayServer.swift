@@ -1,4 +1,3 @@
-import Glibc
 import Reactor
 import WebSocket
 
@@ -79,8 +78,8 @@ public final class GatewayServer {
 
     /// Serves until SIGINT, SIGTERM or `shutdownHandle.stop()`, then shuts down gracefully and returns.
     public func run() throws {
-        try self.loop.onSignal(SIGINT) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
-        try self.loop.onSignal(SIGTERM) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
+        try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
+        try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
         for address in self.boundAddresses {
             self.configuration.log.info("server.listen", [("address", address)])
         }
@@ -182,7 +181,7 @@ public final class GatewayServer {
         }
         var inherited: [String: String] = [:]
         for name in self.configuration.passEnvironment {
-            if let value = getenv(name) { inherited[name] = String(cString: value) }
+            if let value = ProcessEnvironment.value(of: name) { inherited[name] = value }
         }
         let environment = CGIEnvironment(
             .init(head: request, remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
@@ -213,10 +212,7 @@ public final class GatewayServer {
 
     /// UNIQUE_ID: wall-clock nanoseconds, as websocketd, made strictly increasing.
     private func nextUniqueID() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        self.lastUniqueID = max(nanos, self.lastUniqueID + 1)
+        self.lastUniqueID = max(WallClock.nanosecondsSinceEpoch(), self.lastUniqueID + 1)
         return String(self.lastUniqueID)
     }
 

@@ -1,4 +1,4 @@
-import Glibc
+import Reactor
 
 /// Log levels, least severe first, with websocketd's names.
 public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
@@ -35,8 +35,7 @@ public struct Log: Sendable {
 
     /// Writes whole lines to stderr, each with a single write(2), so lines from one process never interleave.
     public static let standardError: @Sendable (String) -> Void = { line in
-        var line = line
-        line.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+        FileDescriptor.standardError.writeAll(line)
     }
 
     public init(level: LogLevel = .access, sink: @escaping @Sendable (String) -> Void = Log.standardError) {
@@ -85,7 +84,7 @@ public struct Log: Sendable {
 
     func write(_ level: LogLevel, _ event: String, _ fields: () -> [(String, any CustomStringConvertible)]) {
         guard level >= self.level else { return }
-        var line = "ts=\(Self.timestamp()) level=\(level) event=\(event)"
+        var line = "ts=\(WallClock.timestamp()) level=\(level) event=\(event)"
         if !self.context.isEmpty { line += " " + self.context }
         for (key, value) in fields() { line += " \(key)=\(Self.quoted(value.description))" }
         line += "\n"
@@ -113,21 +112,5 @@ public struct Log: Sendable {
             }
         }
         return result + "\""
-    }
-
-    /// UTC, millisecond precision: 2026-11-21T09:40:00.123Z.
-    static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
     }
 }

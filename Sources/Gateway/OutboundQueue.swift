@@ -1,4 +1,3 @@
-import Glibc
 import Reactor
 
 /// Bytes waiting to be written to one socket: whole frames in chunks, written with `writev`.
@@ -41,29 +40,13 @@ struct OutboundQueue {
     mutating func write(to socket: Socket) throws(SystemError) -> IOResult<Int> {
         var total = 0
         while self.count > 0 {
-            let batch = min(self.chunks.count - self.head, 64)
-            let result = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: batch) { vectors throws(SystemError) in
-                try self.fill(vectors, batch)
-                return try socket.writev(UnsafeBufferPointer(vectors))
-            }
+            let result = try socket.writev(self.chunks[self.head...], skippingFirst: self.headOffset)
             guard case .processed(let written) = result else { return total == 0 ? .wouldBlock : .processed(total) }
             total += written
             self.consume(written)
             if written == 0 { break }
         }
         return .processed(total)
-    }
-
-    private func fill(_ vectors: UnsafeMutableBufferPointer<iovec>, _ batch: Int) throws(SystemError) {
-        for index in 0..<batch {
-            let chunk = self.chunks[self.head + index]
-            let skip = index == 0 ? self.headOffset : 0
-            // The arrays outlive the writev call: the queue holds them until consumed.
-            chunk.withUnsafeBytes { bytes in
-                vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + skip),
-                                       iov_len: bytes.count - skip)
-            }
-        }
     }
 
     private mutating func consume(_ written: Int) {

@@ -1,4 +1,3 @@
-import Glibc
 import Reactor
 import WebSocket
 
@@ -322,7 +321,7 @@ final class ProcessHandler: SessionHandler {
             termination.advance()
             if self.groupIsAlive() {
                 if case .signal(let signal) = step.step {
-                    self.log.debug("process.signal", [("signal", signalName(signal))])
+                    self.log.debug("process.signal", [("signal", signal)])
                     try? self.child.signalGroup(signal)
                 }
                 self.scheduleNextTerminationStep()
@@ -339,7 +338,7 @@ final class ProcessHandler: SessionHandler {
 
     /// Whether anything is left in the program's process group. The leader counts until reaped.
     private func groupIsAlive() -> Bool {
-        Glibc.kill(-self.child.pid, 0) == 0
+        self.child.isGroupAlive
     }
 
     private var released = false
@@ -367,7 +366,7 @@ final class ProcessHandler: SessionHandler {
     /// now. PR_SET_PDEATHSIG would kill the program anyway, but not its background children.
     func kill() {
         guard !self.released else { return }
-        try? self.child.signalGroup(SIGKILL)
+        try? self.child.signalGroup(.kill)
         if self.exitStatus == nil { self.exitStatus = try? self.child.waitForExit() }
         self.termination = nil
         self.released = true

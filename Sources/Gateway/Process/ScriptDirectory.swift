@@ -1,4 +1,4 @@
-import Glibc
+import Reactor
 
 /// Finds the program for a request path below a `--dir` directory, as websocketd's GetURLInfo does:
 /// walk the path's components, stop at the first file; what follows it is PATH_INFO.
@@ -19,13 +19,12 @@ enum ScriptDirectory {
             guard !part.isEmpty, part != ".", part != ".." else { return .notFound("invalid path") }
             scriptName += "/" + part
             let file = directory + scriptName
-            var info = stat()
-            guard stat(file, &info) == 0 else { return .notFound("\(scriptName) not found") }
-            if info.st_mode & S_IFMT == S_IFDIR {
+            guard let status = FileStatus(path: file) else { return .notFound("\(scriptName) not found") }
+            if status == .directory {
                 if index == parts.count - 1 { return .notFound("\(scriptName) is a directory") }
                 continue
             }
-            guard info.st_mode & S_IFMT == S_IFREG, access(file, X_OK) == 0 else {
+            guard status == .regularFile(executable: true) else {
                 return .notFound("\(scriptName) is not an executable program")
             }
             let rest = parts.dropFirst(index + 1)

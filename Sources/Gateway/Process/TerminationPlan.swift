@@ -1,4 +1,4 @@
-import Glibc
+import Reactor
 
 /// How a program is stopped once its session is over, as a table (websocketd's shape).
 ///
@@ -9,16 +9,16 @@ import Glibc
 /// (`sleep 1000 &`) are stopped with it.
 struct TerminationPlan {
     enum Step: Equatable {
-        case signal(CInt)
+        case signal(Signal)
     }
 
     let steps: [(step: Step, graceBefore: Duration)]
 
     static func standard(closeGrace: Duration) -> TerminationPlan {
         TerminationPlan(steps: [
-            (.signal(SIGINT), .milliseconds(100) + closeGrace),
-            (.signal(SIGTERM), .milliseconds(250) + closeGrace),
-            (.signal(SIGKILL), .milliseconds(500) + closeGrace),
+            (.signal(.interrupt), .milliseconds(100) + closeGrace),
+            (.signal(.terminate), .milliseconds(250) + closeGrace),
+            (.signal(.kill), .milliseconds(500) + closeGrace),
         ])
     }
 }

@@ -1,0 +1,42 @@
+import Glibc
+
+/// What a path names, for the few decisions wsgate makes about files (serving `--dir`).
+public enum FileStatus: Equatable, Sendable {
+    case regularFile(executable: Bool)
+    case directory
+    case other
+
+    /// The status of `path`, following links, or nil when it does not exist or cannot be reached.
+    /// The corresponding C functions are `stat(2)` and `access(2)` with X_OK.
+    public init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: self = .regularFile(executable: access(path, X_OK) == 0)
+        case S_IFDIR: self = .directory
+        default: self = .other
+        }
+    }
+}
+
+extension FileDescriptor {
+    /// Writes all of `text`, retrying partial writes; for stderr log lines on a blocking descriptor.
+    /// Errors are dropped: there is nowhere left to report a failure to write a log line.
+    /// The corresponding C function is `write(2)`.
+    public func writeAll(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(self.rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written == -1 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+}
