@@ -10,12 +10,16 @@ func runClient(_ arguments: [String]) -> Int32 {
     var binary = false
     var raw = false
     var exec: ProgramCommand?
+    var linger: Duration = .milliseconds(500)
     var rest = arguments[...]
     do {
         while let argument = rest.popFirst() {
             switch argument {
             case "--binary": binary = true
             case "--raw": raw = true
+            case "--linger":
+                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "--linger needs a value") }
+                linger = try OptionParser.duration(value, flag: "--linger")
             case "--exec":
                 guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "--exec needs a value") }
                 do {
@@ -50,7 +54,7 @@ func runClient(_ arguments: [String]) -> Int32 {
         return 1
     }
     if let exec {
-        return runBridge(client, exec, binary: binary)
+        return runBridge(client, exec, binary: binary, linger: linger)
     }
     let interactive = isatty(STDIN_FILENO) == 1
     if interactive {
@@ -66,16 +70,18 @@ func runClient(_ arguments: [String]) -> Int32 {
     }
     let output = MessagePrinter(raw: raw, prefix: isatty(STDOUT_FILENO) == 1 && interactive ? "< " : "")
     var closing = false
+    var lingering = Linger(quietPeriod: linger)
     do {
         while true {
             if input.isPolledDirectly && !closing {
                 input.readOnce()
             } else {
-                try client.poll(timeout: .seconds(3600))
+                try client.poll(timeout: lingering.timeout ?? .seconds(3600))
             }
             for event in client.takeEvents() {
                 switch event {
                 case .text, .binary:
+                    lingering.messageArrived()
                     output.print(event)
                 case .close(let code, let reason):
                     let status = code.map { "\($0)" } ?? "1005 (no status)"
@@ -88,8 +94,9 @@ func runClient(_ arguments: [String]) -> Int32 {
             }
             for item in input.take() where !closing {
                 if binary { try client.send(binary: item) } else { try client.send(text: String(decoding: item, as: UTF8.self)) }
+                lingering.messageSent()
             }
-            if input.isAtEnd && !closing {
+            if input.isAtEnd && !closing && lingering.isOver {
                 closing = true
                 try client.close()
             }
@@ -137,6 +144,9 @@ let clientUsage = """
 
       --exec COMMAND        bridge a local program instead of the terminal: its stdout lines become
                             messages, messages become lines on its stdin (shell-like quoting)
+      --linger DUR          after end of input, keep reading until no message came for DUR, then
+                            close (default 500ms; at most 10 s; 0 closes at once). Servers that
+                            answer a close at once would otherwise drop the last replies
       --binary              send stdin as binary messages, one per read
       --raw                 write received binary messages to stdout as they are
       -H, --header 'N: V'   an extra request header (repeatable)
@@ -151,7 +161,7 @@ let clientUsage = """
 /// lines on its stdin. When it closes stdout, the connection closes normally; when the server
 /// closes, its stdin is closed and it gets 2 s to exit before SIGTERM, then SIGKILL.
 /// Exit status: the program's when it failed, else the close's (0 normal, 1 error).
-func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool) -> Int32 {
+func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool, linger: Duration) -> Int32 {
     let child: ChildProcess
     let stdout: InputReader
     let stdin: OutputWriter
@@ -166,14 +176,17 @@ func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool
     }
     var closing = false
     var closeStatus: Int32 = 1
+    var lingering = Linger(quietPeriod: linger)
     loop: do {
         while true {
-            try client.poll(timeout: .seconds(3600))
+            try client.poll(timeout: lingering.timeout ?? .seconds(3600))
             for event in client.takeEvents() {
                 switch event {
                 case .text(let text):
+                    lingering.messageArrived()
                     stdin.write(Array(text.utf8) + (binary ? [] : [0x0A]))
                 case .binary(let bytes):
+                    lingering.messageArrived()
                     stdin.write(bytes + (binary ? [] : [0x0A]))
                 case .close(let code, let reason):
                     if !closing {
@@ -188,8 +201,9 @@ func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool
             }
             for item in stdout.take() where !closing {
                 if binary { try client.send(binary: item) } else { try client.send(text: String(decoding: item, as: UTF8.self)) }
+                lingering.messageSent()
             }
-            if stdout.isAtEnd && !closing {
+            if stdout.isAtEnd && !closing && lingering.isOver {
                 closing = true
                 try client.close()
             }
@@ -218,4 +232,42 @@ private func finish(_ child: ChildProcess) -> ChildProcess.ExitStatus? {
         try? child.signalGroup(signal)
     }
     return try? child.waitForExit()
+}
+
+/// The wait between end of input and our close frame.
+///
+/// A server that answers a close at once (python-websockets does) sends nothing after it, so
+/// closing right at end of input would lose the replies to the last lines. After the last message
+/// sent, the client waits until none has arrived for `quietPeriod`, 10 s at most.
+struct Linger {
+    let quietPeriod: Duration
+    private var quietUntil: ContinuousClock.Instant?
+    private var hardDeadline: ContinuousClock.Instant?
+
+    init(quietPeriod: Duration) {
+        self.quietPeriod = quietPeriod
+    }
+
+    mutating func messageSent() {
+        guard self.quietPeriod > .zero else { return }
+        self.quietUntil = .now + self.quietPeriod
+        self.hardDeadline = .now + .seconds(10)
+    }
+
+    mutating func messageArrived() {
+        if self.quietUntil != nil { self.quietUntil = .now + self.quietPeriod }
+    }
+
+    /// Whether the client may close now.
+    var isOver: Bool {
+        guard let quietUntil = self.quietUntil, let hardDeadline = self.hardDeadline else { return true }
+        let now = ContinuousClock.now
+        return now >= quietUntil || now >= hardDeadline
+    }
+
+    /// How long `poll` may wait before the linger must be checked again; nil when not lingering.
+    var timeout: Duration? {
+        guard let quietUntil = self.quietUntil, let hardDeadline = self.hardDeadline, !self.isOver else { return nil }
+        return min(quietUntil, hardDeadline) - .now
+    }
 }
