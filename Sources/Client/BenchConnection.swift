@@ -18,6 +18,8 @@ final class BenchConnection: EventHandler {
     var sendTimes: [ContinuousClock.Instant] = []
     var sendTimesHead = 0
     var sessionStarted: ContinuousClock.Instant = .now
+    /// Closing because the run is over (`startClosing`), not as part of a churn session.
+    var closingAfterRun = false
 
     init(index: Int, generator: LoadGenerator) {
         self.index = index
@@ -159,6 +161,10 @@ final class BenchConnection: EventHandler {
                     if self.generator.wantsMore() { self.sendOne(connection) }
                 }
             case .close:
+                if self.closingAfterRun {
+                    self.close()
+                    return
+                }
                 if self.generator.options.churn {
                     self.restart()
                     return
@@ -213,7 +219,21 @@ final class BenchConnection: EventHandler {
         try? self.generator.loop.modify(registration, interest: self.output.isEmpty ? .readable : [.readable, .writable])
     }
 
+    /// Sends a close frame if the session is open; returns whether one was sent.
+    func startClosing() -> Bool {
+        guard case .open(let connection) = self.phase, connection.state == .open else { return false }
+        try? connection.close()
+        self.closingAfterRun = true
+        self.pullOutput(connection)
+        self.flush()
+        return true
+    }
+
     func close() {
+        if self.closingAfterRun {
+            self.closingAfterRun = false
+            self.generator.connectionClosed()
+        }
         if let registration = self.registration {
             self.generator.loop.deregister(registration)
             self.registration = nil

@@ -55,6 +55,10 @@ public final class LoadGenerator {
     var completed = 0
     var target: Int?
     var finishing = false
+    /// Sessions still closing after the run, in `closeGracefully`.
+    var closingCount = 0
+    /// Set while closing after the run: messages that arrive then are not counted.
+    var draining = false
     var latencies: [UInt32] = []
     var errors: [String] = []
 
@@ -93,10 +97,11 @@ public final class LoadGenerator {
         }
         try self.loop.run()
         let elapsed = self.loop.now - self.started
+        self.closeGracefully()
         for connection in self.connections { connection.close() }
         self.loop.close()
         self.latencies.sort()
-        let bytes = self.options.churn ? self.completed * self.options.size : self.completed * self.options.size
+        let bytes = self.completed * self.options.size
         return Result(completed: self.completed, payloadBytes: bytes, elapsed: elapsed, latencies: self.latencies,
                       errors: self.errors)
     }
@@ -110,6 +115,7 @@ public final class LoadGenerator {
     }
 
     func recordCompletion(latency: Duration) {
+        guard !self.draining else { return }
         self.completed += 1
         let micros = latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000
         self.latencies.append(UInt32(clamping: micros))
@@ -126,6 +132,26 @@ public final class LoadGenerator {
         if self.errors.count < 100 { self.errors.append("connection \(connection.index): \(message)") }
         connection.close()
         if self.connections.allSatisfy(\.isClosed) { self.finish() }
+    }
+
+    /// Ends every open session with a closing handshake, so the server sees clean closes rather
+    /// than dropped connections; bounded to half a second. Not part of the measurement.
+    private func closeGracefully() {
+        var open = 0
+        for connection in self.connections where connection.startClosing() { open += 1 }
+        guard open > 0 else { return }
+        self.closingCount = open
+        self.draining = true
+        let timer = self.loop.schedule(after: .milliseconds(500)) { [unowned self] in self.loop.stop() }
+        try? self.loop.run()
+        self.loop.cancel(timer)
+    }
+
+    /// A connection finished its closing handshake (or failed) after `closeGracefully` began.
+    func connectionClosed() {
+        guard self.closingCount > 0 else { return }
+        self.closingCount -= 1
+        if self.closingCount == 0 { self.loop.stop() }
     }
 
     func finish() {
