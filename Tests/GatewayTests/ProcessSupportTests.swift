@@ -281,7 +281,7 @@ struct OriginPolicyTests {
 struct TerminationPlanTests {
     @Test func planSignalsInterruptTerminateKillWithGraceAdded() {
         let plan = TerminationPlan.standard(closeGrace: .milliseconds(500))
-        #expect(plan.steps.map(\.step) == [.signal(SIGINT), .signal(SIGTERM), .signal(SIGKILL)])
+        #expect(plan.steps.map(\.step) == [.signal(.interrupt), .signal(.terminate), .signal(.kill)])
         #expect(plan.steps.map(\.graceBefore) == [.milliseconds(600), .milliseconds(750), .milliseconds(1000)])
     }
 }
