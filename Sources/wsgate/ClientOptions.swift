@@ -2,6 +2,36 @@ import Client
 
 /// Flags shared by `client` and `send`: headers, origin, subprotocols, timeout.
 struct ClientFlags {
+    /// Thrown by `parse` after printing the usage for `-h`/`--help`: the command exits 0.
+    static let helpRequested = "help requested"
+
+    /// Parses a subcommand's arguments: `own` handles the subcommand's flags (returning false for
+    /// one it does not know, and calling `value()` for a flag's value); the shared flags, the URL
+    /// and positional arguments are handled here. A URL is required.
+    mutating func parse(
+        _ arguments: [String], command: String, usage: String,
+        own: (_ flag: String, _ value: () throws(OptionParser.Failure) -> String) throws(OptionParser.Failure) -> Bool
+    ) throws(OptionParser.Failure) {
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            if argument == "-h" || argument == "--help" {
+                print(usage, terminator: "")
+                throw OptionParser.Failure(description: Self.helpRequested)
+            }
+            let value = { () throws(OptionParser.Failure) -> String in
+                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "\(argument) needs a value") }
+                return value
+            }
+            if try own(argument, value) { continue }
+            guard try self.consume(argument, &rest) else {
+                throw OptionParser.Failure(description: "\(command): unknown flag \(argument) (see wsgate \(command) --help)")
+            }
+        }
+        guard self.url != nil else {
+            throw OptionParser.Failure(description: "\(command): no URL (see wsgate \(command) --help)")
+        }
+    }
+
     var options = BlockingClient.Options()
     var url: String?
     var positional: [String] = []

@@ -8,28 +8,18 @@ func runSend(_ arguments: [String]) -> Int32 {
     var wait: Duration = .seconds(1)
     var expected: Int?
     var binary = false
-    var rest = arguments[...]
     do {
-        while let argument = rest.popFirst() {
+        try flags.parse(arguments, command: "send", usage: sendUsage) { argument, value throws(OptionParser.Failure) in
             switch argument {
-            case "--wait":
-                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "--wait needs a value") }
-                wait = try OptionParser.duration(value, flag: argument)
-            case "-n", "--replies":
-                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "\(argument) needs a value") }
-                expected = try OptionParser.integer(value, flag: argument, range: 0...Int.max)
+            case "--wait": wait = try OptionParser.duration(try value(), flag: argument)
+            case "-n", "--replies": expected = try OptionParser.integer(try value(), flag: argument, range: 0...Int.max)
             case "--binary": binary = true
-            case "-h", "--help":
-                print(sendUsage, terminator: "")
-                return 0
-            default:
-                guard try flags.consume(argument, &rest) else {
-                    throw OptionParser.Failure(description: "send: unknown flag \(argument) (see wsgate send --help)")
-                }
+            default: return false
             }
+            return true
         }
-        guard flags.url != nil else { throw OptionParser.Failure(description: "send: no URL (see wsgate send --help)") }
     } catch {
+        if error.description == ClientFlags.helpRequested { return 0 }
         printError("wsgate: \(error)\n")
         return 2
     }
