@@ -27,6 +27,7 @@ public final class GatewayServer {
     /// then (their sessions may be long gone), and shutdown waits for them.
     private var programs: [Int32: ProcessHandler] = [:]
     private var lastUniqueID: Int64 = 0
+    private var resolvedExecutables: [String: String] = [:]
     private var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
     private var nextSessionID = 1
@@ -190,7 +191,7 @@ public final class GatewayServer {
             passing: inherited)
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(executable: command.executable, arguments: command.arguments,
+            child = try ChildProcess.spawn(executable: self.resolvedPath(of: command.executable), arguments: command.arguments,
                                            environment: environment.variables, standardInput: .pipe,
                                            standardOutput: .pipe, standardError: .pipe)
         } catch {
@@ -202,6 +203,17 @@ public final class GatewayServer {
                                      server: self)
         self.programs[child.pid] = handler
         return .ready(handler)
+    }
+
+    /// The path to run for a program name: a bare name is looked up in PATH once, not at every
+    /// spawn (one access(2) per PATH entry). A name that no longer resolves is tried as given, so
+    /// the spawn reports the failure.
+    private func resolvedPath(of executable: String) -> String {
+        if executable.contains("/") { return executable }
+        if let path = self.resolvedExecutables[executable] { return path }
+        guard let path = ChildProcess.findExecutable(executable) else { return executable }
+        self.resolvedExecutables[executable] = path
+        return path
     }
 
     /// What `prepareHandler` came to.

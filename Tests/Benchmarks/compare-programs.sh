@@ -23,7 +23,7 @@ pss_kib() { awk '/^Pss:/ {s+=$2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev
 start_server() {
     case $1 in
     wsgate) $BIN --address 127.0.0.1 --port "$PORT" --loglevel error --ping-interval 0 cat 2>>"$LOG" & ;;
-    websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error cat 2>>"$LOG" & ;;
+    websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error cat >>"$LOG" 2>&1 & ;;  # it logs to stdout
     esac
     SERVER=$!
     for _ in $(seq 50); do
@@ -49,7 +49,7 @@ run_case() {  # name server bench-args...
     stop_server
     local completed per_second errors
     completed=$(field "$json" completed); per_second=$(field "$json" per_second)
-    errors=$(echo "$json" | sed 's/.*"errors":\[\(.*\)\].*/\1/' | grep -o '"connection' | wc -l)
+    errors=$(echo "$json" | grep -o '"connection [0-9]*:' | wc -l || true)
     awk -v t=$((after - before)) -v n="$completed" -v hz="$TICK" -v b="$bench_cpu" -v r="$per_second" \
         -v name="$name" -v s="$server" -v e="$errors" -v p50="$(field "$json" p50)" -v p99="$(field "$json" p99)" \
         'BEGIN {printf "%-42s %-11s %9.0f /s  gateway+children %7.2f us CPU each  (load generator %.2f)  p50=%sus p99=%sus errors=%s\n", name, s, r, t*1e6/hz/n, b*1e6/n, p50, p99, e}'

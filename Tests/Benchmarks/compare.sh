@@ -26,7 +26,7 @@ start_server() {  # server [binary]
     wsgate) $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 \
                 --max-message-size 16MiB 2>>"$LOG" & ;;
     # websocketd's line mode never echoes binary data without newlines: give it --binary for that case.
-    websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error ${2:+--binary=true} cat 2>>"$LOG" & ;;
+    websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error ${2:+--binary=true} cat >>"$LOG" 2>&1 & ;;  # it logs to stdout
     node-ws) node Tests/Benchmarks/node-ws-echo.js "$PORT" 2>>"$LOG" & ;;
     esac
     SERVER=$!

@@ -62,7 +62,12 @@ struct CGIEnvironment {
     }
 
     static func cleaned(_ value: String) -> String {
-        String(value.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+        // Almost every value is clean already: check the bytes once before building a new string.
+        let utf8 = value.utf8
+        let needsWork = utf8.contains { $0 == 0x0A || $0 == 0x0D }
+            || utf8.first == 0x20 || utf8.first == 0x09 || utf8.last == 0x20 || utf8.last == 0x09
+        guard needsWork else { return value }
+        return String(value.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
             .trimmingCharacters(in: " \t")
     }
 
