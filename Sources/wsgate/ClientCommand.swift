@@ -42,13 +42,7 @@ func runClient(_ arguments: [String]) -> Int32 {
         printError("wsgate: \(error)\n")
         return 2
     }
-    let client: BlockingClient
-    do {
-        client = try BlockingClient(url: flags.url!, options: flags.options)
-    } catch {
-        printError("wsgate client: \(error)\n")
-        return 1
-    }
+    guard let client = flags.connect(command: "client") else { return 1 }
     if let exec {
         return runBridge(client, exec, binary: binary, linger: linger)
     }

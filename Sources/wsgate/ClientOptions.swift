@@ -34,6 +34,16 @@ struct ClientFlags {
 
     var options = BlockingClient.Options()
     var url: String?
+
+    /// Connects as the flags say, or prints why not: the caller exits with status 1.
+    func connect(command: String) -> BlockingClient? {
+        do {
+            return try BlockingClient(url: self.url!, options: self.options)
+        } catch {
+            printError("wsgate \(command): \(error)\n")
+            return nil
+        }
+    }
     var positional: [String] = []
 
     /// Consumes one flag if it is a connection flag; returns false when it is not one.

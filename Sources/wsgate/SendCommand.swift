@@ -23,13 +23,7 @@ func runSend(_ arguments: [String]) -> Int32 {
         printError("wsgate: \(error)\n")
         return 2
     }
-    let client: BlockingClient
-    do {
-        client = try BlockingClient(url: flags.url!, options: flags.options)
-    } catch {
-        printError("wsgate send: \(error)\n")
-        return 1
-    }
+    guard let client = flags.connect(command: "send") else { return 1 }
     do {
         for message in flags.positional {
             if binary { try client.send(binary: Array(message.utf8)) } else { try client.send(text: message) }

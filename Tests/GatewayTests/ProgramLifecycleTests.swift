@@ -96,12 +96,7 @@ struct ProgramLifecycleTests {
     @Test func serverSignalsAndReapsProgramWhenClientVanishes() throws {
         let scripts = try ScratchScripts()
         let program = try scripts.script("forever", "echo $$; while :; do sleep 1; done")
-        let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))])
-        let client = try server.connect("/p")
-        guard case .text(let text) = try client.receiveMessage(), let pid = Int32(text) else {
-            Issue.record("no pid from the program")
-            return
-        }
+        let (server, client, pid) = try startProgramReportingPid(program)
         #expect(processIsAlive(pid))
         client.disconnect()
         #expect(eventually(timeout: 2) { processIsReaped(pid) }, "program \(pid) not reaped 2 s after the client vanished")
@@ -131,12 +126,7 @@ struct ProgramLifecycleTests {
     @Test func serverAnswersCloseAfterStoppingRunningProgram() throws {
         let scripts = try ScratchScripts()
         let program = try scripts.script("forever", "echo $$; while :; do sleep 1; done")
-        let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))])
-        let client = try server.connect("/p")
-        guard case .text(let text) = try client.receiveMessage(), let pid = Int32(text) else {
-            Issue.record("no pid from the program")
-            return
-        }
+        let (server, client, pid) = try startProgramReportingPid(program)
         let started = Date()
         try client.close()
         #expect(try client.waitForClose(timeout: .seconds(3))?.code == .normalClosure)
@@ -215,12 +205,7 @@ struct ProgramLifecycleTests {
     @Test func serverKillsProgramIgnoringInterruptAndTerminate() throws {
         let scripts = try ScratchScripts()
         let program = try scripts.script("stubborn", "trap '' INT TERM; echo $$; while :; do sleep 1; done")
-        let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))])
-        let client = try server.connect("/p")
-        guard case .text(let text) = try client.receiveMessage(), let pid = Int32(text) else {
-            Issue.record("no pid from the program")
-            return
-        }
+        let (server, client, pid) = try startProgramReportingPid(program)
         let vanished = Date()
         client.disconnect()
         #expect(eventually(timeout: 4) { processIsReaped(pid) })

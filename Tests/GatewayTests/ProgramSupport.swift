@@ -150,3 +150,13 @@ func waitForLogLine(_ server: TestServer, event: String, containing text: String
     }
     return found
 }
+
+/// Serves `program` at /p, connects, and reads the pid the program prints first (`echo $$`).
+func startProgramReportingPid(_ program: String) throws -> (TestServer, BlockingClient, Int32) {
+    let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))])
+    let client = try server.connect("/p")
+    guard case .text(let text) = try client.receiveMessage(), let pid = Int32(text) else {
+        throw TestFailure("no pid from the program")
+    }
+    return (server, client, pid)
+}
