@@ -35,8 +35,19 @@ extension Connection {
         }
     }
 
+    /// Fails the connection for a fault found while receiving. The close frame is owed rather than
+    /// queued at once: the messages parsed before the fault were valid, and the answers to them,
+    /// sent while handling their events, go out first. Nothing the peer sends is read any more.
     func fail(_ violation: ProtocolViolation) {
-        self.fail(code: violation.closeCode, reason: violation.reason)
+        self.log?.debug("! failing: \(violation.closeCode) \(violation.reason)")
+        self.parser = .discard
+        self.message = nil
+        guard self.state == .open else {
+            if self.side == .server { self.sendEndOfStream() }
+            return
+        }
+        self.owedClose = .failure(violation)
+        self.setState(.closing)
     }
 
     func sendClose(code: CloseCode?, reason: String) {
@@ -84,7 +95,7 @@ extension Connection {
             // the status code it received, and it "MAY delay sending a Close frame until its current
             // message is sent". The reply is queued when the output is next taken, so that answers
             // to the messages that came before the close, sent while handling these events, go first.
-            self.pendingCloseReply = Array(payload)
+            self.owedClose = .reply(Array(payload))
             self.setState(.closing)
             return
         }
@@ -97,7 +108,7 @@ extension Connection {
     /// RFC 6455 §5.5.1 asks for the reply "as soon as practical" and lets it wait for the current
     /// message: bound the wait with a timer. Does nothing unless a close was just received.
     public func holdCloseReply() {
-        if self.pendingCloseReply != nil { self.closeReplyHeld = true }
+        if case .reply = self.owedClose { self.closeReplyHeld = true }
     }
 
     /// Lets the held reply to the peer's close go out with the next output.
@@ -105,14 +116,25 @@ extension Connection {
         self.closeReplyHeld = false
     }
 
-    /// Queues the reply to the peer's close frame, if one is owed (see `receiveClose`).
-    func sendPendingCloseReply() {
-        guard let payload = self.pendingCloseReply, !self.closeReplyHeld else { return }
-        self.pendingCloseReply = nil
-        guard self.state == .closing else { return }  // the peer's EOF came first: nobody to answer
-        payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }
-        self.closeSent = self.closeReceived
-        self.finishClosingHandshake()
+    /// Queues the close frame owed, if any (see `owedClose`).
+    func sendOwedClose() {
+        guard let owed = self.owedClose, !self.closeReplyHeld else { return }
+        self.owedClose = nil
+        guard self.state == .closing else { return }  // the peer's EOF came first: nobody to tell
+        switch owed {
+        case .reply(let payload):
+            payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }
+            self.closeSent = self.closeReceived
+            self.finishClosingHandshake()
+        case .failure(let violation):
+            let reason = Self.truncated(violation.reason, toUTF8Count: 123)
+            var payload = [UInt8(violation.closeCode.rawValue >> 8), UInt8(violation.closeCode.rawValue & 0xFF)]
+            payload.append(contentsOf: reason.utf8)
+            payload.withUnsafeBytes { self.appendFrame(.close, $0, to: .data) }
+            self.closeSent = (violation.closeCode, reason)
+            // RFC 6455 §7.1.7: a server fails the connection by closing TCP without waiting.
+            if self.side == .server { self.sendEndOfStream() }
+        }
     }
 
     /// Both close frames have passed. RFC 6455 §7.1.1: "the server MUST close the underlying TCP

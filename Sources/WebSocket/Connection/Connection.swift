@@ -80,8 +80,10 @@ public final class Connection {
     var endOfStreamPending = false
     var endOfStreamSent = false
     var sendingFragmentedMessage = false
-    /// The payload of the peer's close frame, until our reply is queued.
-    var pendingCloseReply: [UInt8]?
+    /// A close frame we owe and queue when the output is next taken, after the caller has answered
+    /// the messages that came before it: the reply to the peer's close, or the close that reports
+    /// a fault found while receiving.
+    var owedClose: OwedClose?
     /// The caller asked to send something before the close reply (`holdCloseReply`).
     var closeReplyHeld = false
 
@@ -132,7 +134,7 @@ public final class Connection {
     ///
     /// Control frames may be written before data queued earlier, but only at a frame boundary.
     public func takePendingOutput() -> (control: [UInt8], data: [UInt8], endOfStream: Bool) {
-        self.sendPendingCloseReply()
+        self.sendOwedClose()
         let control = self.controlOutput
         let data = self.dataOutput
         if !control.isEmpty { self.controlOutput = [] }
@@ -148,12 +150,13 @@ public final class Connection {
     /// Whether `takeOutput` would return anything.
     public var hasPendingOutput: Bool {
         !self.controlOutput.isEmpty || !self.dataOutput.isEmpty || self.endOfStreamPending
-            || (self.pendingCloseReply != nil && !self.closeReplyHeld)
+            || (self.owedClose != nil && !self.closeReplyHeld)
     }
 
-    /// Whether data messages may be sent: the connection is open, or the peer's close frame was just
-    /// received and the reply to it is not yet queued (the replies to earlier messages may still go).
-    public var canSendData: Bool { self.state == .open || self.pendingCloseReply != nil }
+    /// Whether data messages may be sent: the connection is open, or it is closing but the close
+    /// frame we owe (the reply to the peer's close, or the one reporting a fault in what the peer
+    /// sent) is not queued yet, so the answers to the messages before it may still go.
+    public var canSendData: Bool { self.state == .open || self.owedClose != nil }
 
     func setState(_ state: State) {
         self.log?.debug("= state \(state)")
@@ -169,4 +172,12 @@ extension Connection.State: CustomStringConvertible {
         case .closed: "CLOSED"
         }
     }
+}
+
+/// A close frame the connection owes; see `Connection.owedClose`.
+enum OwedClose {
+    /// The reply to the peer's close frame: its payload, echoed.
+    case reply([UInt8])
+    /// The close that fails the connection for a fault in what the peer sent.
+    case failure(ProtocolViolation)
 }
