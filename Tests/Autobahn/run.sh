@@ -5,8 +5,12 @@
 # Exits 1 unless every case is OK or INFORMATIONAL. Reports: Tests/Autobahn/reports/index.html.
 set -euo pipefail
 cd "$(dirname "$0")"
-PY2=${PY2:-$(command -v python2 || ls ~/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -n 1 || true)}
-[ -n "$PY2" ] || { echo "needs Python 2.7 (set PY2=/path/to/python2.7)"; exit 2; }
+if [ -z "${PY2:-}" ]; then
+    for candidate in ~/.pyenv/versions/2.7*/bin/python python2 python2.7; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info[0] != 2)' 2>/dev/null; then PY2=$candidate; break; fi
+    done
+fi
+[ -n "${PY2:-}" ] || { echo "needs Python 2.7 (set PY2=/path/to/python2.7)"; exit 2; }
 if [ ! -x .venv27/bin/wstest ]; then
     "$PY2" -m virtualenv -q .venv27 2>/dev/null || { "$PY2" -m pip install -q virtualenv && "$PY2" -m virtualenv -q .venv27; }
     .venv27/bin/pip install -q autobahntestsuite
