@@ -30,9 +30,16 @@ final class WsgateProcess: @unchecked Sendable {
         throw TestFailure("wsgate binary not found next to \(CommandLine.arguments[0]); set WSGATE_BIN")
     }
 
-    init(_ arguments: [String]) throws {
-        self.process.executableURL = try Self.binary()
-        self.process.arguments = arguments
+    /// - Parameter fileLimit: run under `ulimit -n` this low (through `sh -c '…; exec wsgate'`, so the
+    ///   pid is still wsgate's).
+    init(_ arguments: [String], fileLimit: Int? = nil) throws {
+        if let fileLimit {
+            self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            self.process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", try Self.binary().path] + arguments
+        } else {
+            self.process.executableURL = try Self.binary()
+            self.process.arguments = arguments
+        }
         let stderr = Pipe()
         let stdout = Pipe()
         self.process.standardError = stderr
