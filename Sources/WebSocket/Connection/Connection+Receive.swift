@@ -262,6 +262,12 @@ extension Connection {
             throw .invalidUTF8(at: validator.count)
         }
         guard !message.reservedBits.isEmpty else {
+            if message.opcode == .binary {
+                // The assembled bytes become the event as they are: no second copy of a large message.
+                self.log?.debug("< BINARY [\(message.bytes.count) bytes]")
+                self.events.append(.binary(message.bytes))
+                return
+            }
             try withUnsafeBytes(of: message.bytes) { bytes throws(ProtocolViolation) in
                 try self.deliverMessage(message.opcode, bytes, validated: true)
             }
