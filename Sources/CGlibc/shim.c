@@ -191,3 +191,7 @@ pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd) {
     *pidfd = child_pidfd;
     return pid;
 }
+
+int wsgate_tune_allocator(int trim_threshold, int mmap_threshold) {
+    return mallopt(M_TRIM_THRESHOLD, trim_threshold) && mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+}

@@ -21,6 +21,7 @@ do {
     case .version: print(version)
     case .serve(let configuration):
         do {
+            Allocator.retainFreedMemory()
             try GatewayServer(configuration: configuration).run()
         } catch {
             configuration.log.fatal("server.error", [("error", "\(error)")])

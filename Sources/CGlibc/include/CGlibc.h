@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -77,5 +78,8 @@ struct wsgate_spawn_request {
 /// errno set: either from clone/mmap in the parent, or the child's error (then
 /// request->failed_step names the step and the child has already been reaped).
 pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd);
+
+/// mallopt(3) with M_TRIM_THRESHOLD and M_MMAP_THRESHOLD: the Glibc module exports neither.
+int wsgate_tune_allocator(int trim_threshold, int mmap_threshold);
 
 #endif
