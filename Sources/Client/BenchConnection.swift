@@ -158,7 +158,7 @@ final class BenchConnection: EventHandler {
                     try? connection.close()
                 } else {
                     self.generator.recordCompletion(latency: now - sentAt)
-                    if self.generator.wantsMore() { self.sendOne(connection) }
+                    if self.generator.wantsMore { self.sendOne(connection) }
                 }
             case .close:
                 if self.closingAfterRun {
@@ -192,7 +192,7 @@ final class BenchConnection: EventHandler {
         self.close()
         self.sendTimes.removeAll(keepingCapacity: true)
         self.sendTimesHead = 0
-        if self.generator.wantsMore() { self.start() }
+        if self.generator.wantsMore { self.start() }
     }
 
     private func flush() {

@@ -311,7 +311,6 @@ public final class BlockingClient {
         }
         defer { self.loop.cancel(timer) }
         while !done() && !timedOut {
-            self.io.wakeWhenDone = true
             do {
                 try self.loop.run()
             } catch {
@@ -337,7 +336,6 @@ final class ClientIO: EventHandler {
     var events: [Connection.Event] = []
     var pending: [UInt8] = []
     var eof = false
-    var wakeWhenDone = false
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(socket: Socket, loop: EventLoop) {

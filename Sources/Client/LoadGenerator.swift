@@ -123,10 +123,7 @@ public final class LoadGenerator {
     }
 
     /// Whether a connection should start another round trip (or session).
-    func wantsMore(inFlightElsewhere: Int = 0) -> Bool {
-        guard !self.finishing else { return false }
-        return true
-    }
+    var wantsMore: Bool { !self.finishing }
 
     func failed(_ connection: BenchConnection, _ message: String) {
         if self.errors.count < 100 { self.errors.append("connection \(connection.index): \(message)") }

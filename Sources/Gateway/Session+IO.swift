@@ -3,6 +3,8 @@ import WebSocket
 
 extension Session: EventHandler {
     public func handle(_ readiness: Readiness) {
+        self.isHandlingReadiness = true
+        defer { self.isHandlingReadiness = false }
         if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
             self.readAvailable()
         }

@@ -44,6 +44,8 @@ public final class Session {
     var endOfStreamRequested = false
     var writeShutDown = false
     var isQueuedForFlush = false
+    /// Inside `handle`, which flushes when it is done: output queued meanwhile needs no extra flush.
+    var isHandlingReadiness = false
 
     var handshakeTimer: TimerID?
     var keepaliveTimer: TimerID?
@@ -120,7 +122,7 @@ public final class Session {
     func pauseReadingForHandler(_ paused: Bool) {
         guard self.readingPausedByHandler != paused else { return }
         self.readingPausedByHandler = paused
-        if !paused, case .open = self.phase { self.server.loop.runSoon { [self] in self.readAvailable() } }
+        if !paused, case .open = self.phase { self.server.loop.runSoon { [self] in self.handle(.readable) } }
         self.updateInterest()
     }
 
@@ -158,7 +160,7 @@ public final class Session {
 
     /// Something was queued from outside this session's own event handling: flush after this batch.
     func outputChanged() {
-        guard !self.isQueuedForFlush else { return }
+        guard !self.isQueuedForFlush && !self.isHandlingReadiness else { return }
         self.isQueuedForFlush = true
         self.server.scheduleFlush(self)
     }
