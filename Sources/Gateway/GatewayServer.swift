@@ -19,13 +19,15 @@ public final class GatewayServer {
     /// One read buffer for every session: reads are processed before the next one starts, and the
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
-    let rooms = BroadcastRooms()
     let originPolicy: OriginPolicy
-    /// Programs started and not yet exited (what `maxPrograms` bounds).
+    /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
+    /// `serviceKey`.
+    private var services: [String: any RouteService] = [:]
+    /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
     private(set) var runningPrograms = 0
-    /// Program handlers whose process group is not yet cleaned up, by pid. The server owns them until
-    /// then (their sessions may be long gone), and shutdown waits for them.
-    private var programs: [Int32: ProcessHandler] = [:]
+    /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
+    /// (their sessions may be long gone), and shutdown waits for them.
+    private var programs: [Int32: ProgramProcess] = [:]
     private var lastUniqueID: Int64 = 0
     private var resolvedExecutables: [String: String] = [:]
     private var listeners: [Listener] = []
@@ -58,10 +60,17 @@ public final class GatewayServer {
                 listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
                 self.boundAddresses.append(bound)
             }
+            for route in configuration.routes {
+                guard let key = Self.serviceKey(for: route), self.services[key] == nil,
+                      let service = self.makeService(for: route) else { continue }
+                self.services[key] = service
+                try service.start()
+            }
         } catch {
             // Every stored property is set by now, so throwing runs `deinit`, which frees `readBuffer`:
             // freeing it here too was a double free (a port in use aborted the process).
             self.closeListeners()
+            for program in Array(self.programs.values) { program.kill() }
             self.loop.close()
             throw error
         }
@@ -102,6 +111,7 @@ public final class GatewayServer {
         self.shuttingDown = true
         self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
         self.closeListeners()
+        for service in self.services.values { service.beginShutdown() }
         for session in Array(self.sessions.values) {
             if session.isOpen {
                 session.close(code: .goingAway, reason: "going away")
@@ -154,55 +164,94 @@ public final class GatewayServer {
         }
     }
 
+    /// Which service serves a route: a broadcast route's rooms are its own; routes that name the same
+    /// long-lived program (websocketd's COMMAND form gives two, "/" and "/*") share one process.
+    static func serviceKey(for route: Route) -> String? {
+        switch route.handler {
+        case .broadcast: "broadcast \(route.pattern)"
+        case .program(let command, let mode) where !mode.isPerSession: "\(mode) \(command)"
+        default: nil
+        }
+    }
+
+    /// The route-wide service a route needs, if any.
+    private func makeService(for route: Route) -> (any RouteService)? {
+        switch route.handler {
+        case .broadcast: return BroadcastRooms()
+        case .program(let command, let mode) where !mode.isPerSession:
+            return LongLivedProgramService(pattern: route.pattern, command: command, mode: mode, server: self)
+        default: return nil
+        }
+    }
+
     /// The handler for a session that passed the handshake, or the HTTP refusal to send instead.
     func prepareHandler(_ route: Route, for session: Session, request: HTTPHead) -> HandlerPreparation {
+        if let key = Self.serviceKey(for: route), let service = self.services[key] {
+            return service.prepareHandler(for: session, request: request)
+        }
         switch route.handler {
         case .echo: return .ready(EchoHandler())
-        case .broadcast: return .ready(BroadcastHandler(rooms: self.rooms))
+        case .broadcast: return .refused(HTTPResponse(status: 500, body: "broadcast route without rooms"))
         case .custom(_, let make): return .ready(make(session))
-        case .program(let command, let binary):
+        case .program(let command, let mode):
             let (scriptName, pathInfo) = route.scriptNameAndPathInfo(for: session.path)
-            return self.startProgram(command, binary: binary, scriptName: scriptName, pathInfo: pathInfo,
-                                     for: session, request: request)
-        case .directory(let directory, let binary):
+            return self.startProgram(command, mode: mode, scriptName: scriptName, pathInfo: pathInfo, for: session)
+        case .directory(let directory, let mode):
             switch ScriptDirectory.lookup(session.path, in: directory) {
             case .notFound(let why):
                 return .refused(HTTPResponse(status: 404, body: why))
             case .found(let file, let scriptName, let pathInfo):
-                return self.startProgram(ProgramCommand(executable: file), binary: binary, scriptName: scriptName,
-                                         pathInfo: pathInfo, for: session, request: request)
+                return self.startProgram(ProgramCommand(executable: file), mode: mode, scriptName: scriptName,
+                                         pathInfo: pathInfo, for: session)
             }
         }
     }
 
-    private func startProgram(_ command: ProgramCommand, binary: Bool, scriptName: String, pathInfo: String,
-                              for session: Session, request: HTTPHead) -> HandlerPreparation {
+    private func startProgram(_ command: ProgramCommand, mode: ProgramMode, scriptName: String, pathInfo: String,
+                              for session: Session) -> HandlerPreparation {
         if let limit = self.configuration.maxPrograms, self.runningPrograms >= limit {
             return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
         }
-        var inherited: [String: String] = [:]
-        for name in self.configuration.passEnvironment {
-            if let value = ProcessEnvironment.value(of: name) { inherited[name] = value }
-        }
-        let environment = CGIEnvironment(
-            .init(head: request, remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
-                  localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
-                  uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware),
-            passing: inherited)
-        let child: ChildProcess
+        let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
+        let program: ProgramProcess
         do {
-            child = try ChildProcess.spawn(executable: self.resolvedPath(of: command.executable), arguments: command.arguments,
-                                           environment: environment.variables, standardInput: .pipe,
-                                           standardOutput: .pipe, standardError: .pipe)
+            program = try self.spawnProgram(command, environment: environment.variables, terminal: mode == .pty,
+                                             countsTowardLimit: true, log: session.log)
         } catch {
             session.log.error("process.spawn_failed", [("command", command), ("error", error)])
             return .refused(HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)"))
         }
-        self.runningPrograms += 1
-        let handler = ProcessHandler(child: child, command: command.description, binary: binary, session: session,
-                                     server: self)
-        self.programs[child.pid] = handler
-        return .ready(handler)
+        return .ready(ProcessHandler(program: program, mode: mode, session: session, server: self))
+    }
+
+    /// Starts a program the server then owns until its process group is gone.
+    func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
+                      log: Log) throws(SystemError) -> ProgramProcess {
+        let program = try ProgramProcess(
+            spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
+            terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
+        if countsTowardLimit { self.runningPrograms += 1 }
+        self.programs[program.pid] = program
+        return program
+    }
+
+    /// The variables of wsgate's own environment that `--passenv` names.
+    func passedEnvironment() -> [String: String] {
+        var inherited: [String: String] = [:]
+        for name in self.configuration.passEnvironment {
+            if let value = ProcessEnvironment.value(of: name) { inherited[name] = value }
+        }
+        return inherited
+    }
+
+    /// The CGI environment of a program serving `session` (websocketd's variables).
+    func cgiEnvironment(for session: Session, scriptName: String, pathInfo: String) -> CGIEnvironment {
+        CGIEnvironment(
+            .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
+                  remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
+                  localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
+                  uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware),
+            passing: self.passedEnvironment())
     }
 
     /// The path to run for a program name: a bare name is looked up in PATH once, not at every
@@ -232,8 +281,8 @@ public final class GatewayServer {
         self.runningPrograms -= 1
     }
 
-    func programDidRelease(_ handler: ProcessHandler) {
-        self.programs[handler.child.pid] = nil
+    func programDidRelease(_ program: ProgramProcess) {
+        self.programs[program.pid] = nil
         self.stopIfDrained()
     }
 

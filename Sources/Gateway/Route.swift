@@ -40,18 +40,19 @@ public enum RouteHandler {
     case broadcast
     /// An in-process handler written by the embedder: one instance per session.
     case custom(name: String, (Session) -> any SessionHandler)
-    /// A program started for each session, its stdin and stdout carrying the messages: lines, or raw
-    /// bytes with `binary`.
-    case program(ProgramCommand, binary: Bool)
-    /// Each executable file below a directory, served at its path (websocketd's `--dir`).
-    case directory(String, binary: Bool)
+    /// A program: started for each session (`lines`, `binary`, `pty`), or one long-lived process
+    /// for every session of the route (`shared`, `shared-json`, `fanout`).
+    case program(ProgramCommand, mode: ProgramMode)
+    /// Each executable file below a directory, served at its path (websocketd's `--dir`), in a
+    /// per-session mode.
+    case directory(String, mode: ProgramMode)
 
     public var name: String {
         switch self {
         case .echo: "echo"
         case .broadcast: "broadcast"
         case .custom(let name, _): name
-        case .program(let command, _): command.executable
+        case .program(let command, let mode): mode == .lines ? command.executable : "\(mode):\(command.executable)"
         case .directory(let path, _): "dir:\(path)"
         }
     }

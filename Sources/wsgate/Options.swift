@@ -16,7 +16,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var addresses: [String] = []
     var logLevel = LogLevel.access
     var binary = false
-    var routes: [(pattern: String, handler: String, binary: Bool?)] = []
+    var routes: [(pattern: String, handler: String, forcedBinary: Bool)] = []
     var directory: String?
     var command: [String]?
     let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin", "--ssl", "--devconsole"]
@@ -37,7 +37,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--version": return .version
         case "--route", "--binary-route":
             let (pattern, handler) = try splitRoute(value, flag: flag)
-            routes.append((pattern, handler, flag == "--binary-route" ? true : nil))
+            routes.append((pattern, handler, flag == "--binary-route"))
         case "--dir": directory = value
         case "--binary": binary = value == "true"
         case "--address": addresses.append(value)
@@ -88,18 +88,26 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
         }
     }
+    let defaultMode: ProgramMode = binary ? .binary : .lines
     for route in routes {
-        configuration.routes.append(try makeRoute(route.pattern, route.handler, binary: route.binary ?? binary))
+        configuration.routes.append(try makeRoute(route.pattern, route.handler, defaultMode: defaultMode,
+                                                  forcedBinary: route.forcedBinary))
     }
     if let directory {
-        guard isDirectory(directory) else { throw OptionParser.Failure(description: "--dir: '\(directory)' is not a directory") }
-        configuration.routes.append(Route("/*", .directory(directory, binary: binary)))
+        let (mode, path) = ProgramMode.split(directory)
+        guard mode?.isPerSession ?? true else {
+            throw OptionParser.Failure(description: "--dir: \(mode!) runs one program for a route; --dir starts one per session (use lines, binary or pty)")
+        }
+        guard isDirectory(path) else { throw OptionParser.Failure(description: "--dir: '\(path)' is not a directory") }
+        configuration.routes.append(Route("/*", .directory(path, mode: mode ?? defaultMode)))
     }
     if let command {
-        // websocketd's form: the program serves every path.
-        let program = try checkedProgram(ProgramCommand(executable: command[0], arguments: Array(command.dropFirst())))
-        configuration.routes.append(Route("/", .program(program, binary: binary)))
-        configuration.routes.append(Route("/*", .program(program, binary: binary)))
+        // websocketd's form: the program serves every path; its first word may carry a MODE: prefix.
+        let (mode, executable) = ProgramMode.split(command[0])
+        let program = try checkedProgram(ProgramCommand(executable: executable, arguments: Array(command.dropFirst())))
+        let handler = RouteHandler.program(program, mode: mode ?? defaultMode)
+        configuration.routes.append(Route("/", handler))
+        configuration.routes.append(Route("/*", handler))
     }
     guard !configuration.routes.isEmpty else {
         throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
@@ -120,19 +128,30 @@ func splitRoute(_ text: String, flag: String) throws(OptionParser.Failure) -> (S
     return (path, String(text[text.index(after: equals)...]))
 }
 
-/// `echo` and `broadcast` are the built-ins; anything else is a program with its arguments.
-func makeRoute(_ path: String, _ handler: String, binary: Bool) throws(OptionParser.Failure) -> Route {
+/// `echo` and `broadcast` are the built-ins; anything else is `[MODE:]COMMAND`, a program with its
+/// arguments run in MODE (`defaultMode` when none is written; `binary` for `--binary-route`).
+func makeRoute(_ path: String, _ handler: String, defaultMode: ProgramMode, forcedBinary: Bool = false)
+    throws(OptionParser.Failure) -> Route
+{
     switch handler {
     case "echo": return Route(path, .echo)
     case "broadcast": return Route(path, .broadcast)
     default:
+        let (written, text) = ProgramMode.split(handler)
+        if forcedBinary, let written, written != .binary {
+            throw OptionParser.Failure(description: "--binary-route \(path): the mode is binary, not \(written)")
+        }
         let command: ProgramCommand
         do {
-            command = try ProgramCommand(parsing: handler)
+            command = try ProgramCommand(parsing: text)
         } catch {
             throw OptionParser.Failure(description: "--route \(path): \(error)")
         }
-        return Route(path, .program(try checkedProgram(command), binary: binary))
+        guard !command.executable.isEmpty else {
+            throw OptionParser.Failure(description: "--route \(path): no program after '\(written.map { "\($0):" } ?? "")'")
+        }
+        let mode = forcedBinary ? .binary : written ?? defaultMode
+        return Route(path, .program(try checkedProgram(command), mode: mode))
     }
 }
 

@@ -31,7 +31,7 @@ struct ProgramDirectoryTests {
     ])
     func serverRunsExecutableAtItsPath(_ served: Served) throws {
         let scripts = try Self.makeScripts()
-        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, binary: false))])
+        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, mode: .lines))])
         let transcript = try readUntilClose(try server.connect(served.target))
         #expect(transcript.messages == served.lines)
         #expect(transcript.close?.code == .normalClosure)
@@ -56,7 +56,7 @@ struct ProgramDirectoryTests {
     ])
     func serverRefusesPathThatIsNoProgramWith404(_ refused: Refused) throws {
         let scripts = try Self.makeScripts()
-        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, binary: false))])
+        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, mode: .lines))])
         let response = try rawHTTP(port: server.port, upgradeRequest(refused.target))
         #expect(statusCode(response) == 404, "\(response)")
         #expect(response.hasSuffix("\r\n\r\n" + refused.body + "\n"), "\(response)")
@@ -67,7 +67,7 @@ struct ProgramDirectoryTests {
     @Test func serverServesDirectoryProgramsInBinaryMode() throws {
         let scripts = try ScratchScripts()
         try scripts.script("cat", "exec cat")
-        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, binary: true))])
+        let server = try TestServer(routes: [Route("/*", .directory(scripts.path, mode: .binary))])
         let client = try server.connect("/cat")
         try client.send(binary: [0, 10, 255])
         #expect(try client.receiveMessage() == .binary([0, 10, 255]))

@@ -19,7 +19,7 @@ func handlerProgram(_ name: String, _ arguments: String...) -> ProgramCommand {
 
 /// A line-mode route to a program.
 func programRoute(_ path: String, _ command: ProgramCommand, binary: Bool = false) -> Route {
-    Route(path, .program(command, binary: binary))
+    Route(path, .program(command, mode: binary ? .binary : .lines))
 }
 
 /// A temporary directory of shell scripts written by a test; removed when it goes away.

@@ -4,7 +4,10 @@ import Testing
 @Suite("RFC 6455 §5.5.1 and §7.4 Close frames")
 struct CloseFrameTests {
     static let allowedCodes: [UInt16] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
-    static let forbiddenCodes: [UInt16] = [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 2000, 2999, 5000, 65535]
+    static let forbiddenCodes: [UInt16] = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535]
+    /// Registered with IANA after RFC 6455 for servers to send (service restart, try again later,
+    /// bad gateway): a client takes them, a server keeps treating them as reserved.
+    static let serverOnlyCodes: [UInt16] = [1012, 1013, 1014]
 
     @Test(arguments: bothSides, allowedCodes)
     func echoesAllowedCode(side: Connection.Side, code: UInt16) {
@@ -20,6 +23,29 @@ struct CloseFrameTests {
         connection.receive(incoming(.close(code), to: side))
         #expect(connection.takeEvents() == [])
         #expect(connection.takeOutput() == failure(.badCloseCode(code), from: side))
+    }
+
+    @Test(arguments: serverOnlyCodes)
+    func clientAcceptsServerOnlyCode(code: UInt16) {
+        let connection = Connection(.client)
+        connection.receive(incoming(.close(code, "restart"), to: .client))
+        #expect(connection.takeEvents() == [.close(CloseCode(code), "restart")])
+        #expect(connection.takeOutput() == closeEcho(.close(code, "restart"), from: .client))
+    }
+
+    @Test(arguments: serverOnlyCodes)
+    func serverRejectsServerOnlyCode(code: UInt16) {
+        let connection = Connection(.server)
+        connection.receive(incoming(.close(code), to: .server))
+        #expect(connection.takeEvents() == [])
+        #expect(connection.takeOutput() == failure(.badCloseCode(code), from: .server))
+    }
+
+    @Test(arguments: serverOnlyCodes)
+    func serverSendsServerOnlyCode(code: UInt16) throws {
+        let connection = Connection(.server)
+        try connection.close(code: CloseCode(code), reason: "")
+        #expect(connection.takeOutput() == [.bytes([0x88, 0x02, UInt8(code >> 8), UInt8(code & 0xFF)])])
     }
 
     @Test(arguments: bothSides, Chunking.allCases)

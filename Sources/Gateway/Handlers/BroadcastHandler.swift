@@ -55,8 +55,8 @@ final class BroadcastHandler: SessionHandler {
     }
 }
 
-/// Every broadcast room of a gateway, by concrete path; a room lives while it has members.
-final class BroadcastRooms {
+/// Every broadcast room of a route, by concrete path; a room lives while it has members.
+final class BroadcastRooms: RouteService {
     private var rooms: [String: BroadcastRoom] = [:]
 
     func join(_ session: Session) -> BroadcastRoom {
@@ -70,4 +70,12 @@ final class BroadcastRooms {
         room.leave(session)
         if room.isEmpty { self.rooms[room.path] = nil }
     }
+
+    func start() {}
+
+    func prepareHandler(for session: Session, request: HTTPHead) -> GatewayServer.HandlerPreparation {
+        .ready(BroadcastHandler(rooms: self))
+    }
+
+    func beginShutdown() {}
 }

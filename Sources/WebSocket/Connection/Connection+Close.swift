@@ -7,7 +7,7 @@ extension Connection {
     public func close(code: CloseCode? = .normalClosure, reason: String = "") throws(ConnectionStateError) {
         guard self.state == .open else { throw ConnectionStateError(operation: "close", state: self.state) }
         if let code {
-            precondition(code.isAllowedOnWire, "close code \(code.rawValue) may not be sent")
+            precondition(code.isSendable, "close code \(code.rawValue) may not be sent")
         }
         self.sendClose(code: code, reason: reason)
     }
@@ -22,7 +22,7 @@ extension Connection {
     public func fail(code: CloseCode, reason: String = "") {
         self.log?.debug("! failing: \(code) \(reason)")
         if self.state == .open {
-            if code.isAllowedOnWire {
+            if code.isSendable {
                 self.sendClose(code: code, reason: reason)
             } else {
                 self.setState(.closing)
@@ -30,7 +30,7 @@ extension Connection {
         }
         self.parser = .discard
         self.message = nil
-        if self.side == .server || !code.isAllowedOnWire {
+        if self.side == .server || !code.isSendable {
             self.sendEndOfStream()
         }
     }
@@ -79,7 +79,9 @@ extension Connection {
         }
         if payload.count >= 2 {
             let received = CloseCode(UInt16(payload[0]) << 8 | UInt16(payload[1]))
-            guard received.isAllowedOnWire else { throw .badCloseCode(received.rawValue) }
+            // 1012–1014 are codes servers send (restart, overload, bad gateway): a client takes them.
+            let allowed = self.side == .client ? received.isSendable : received.isAllowedOnWire
+            guard allowed else { throw .badCloseCode(received.rawValue) }
             let reasonBytes = UnsafeRawBufferPointer(rebasing: payload[2...])
             // RFC 6455 §5.5.1: the reason's data "is not guaranteed to be human readable" but is UTF-8.
             guard UTF8Validator.isValid(reasonBytes) else { throw .invalidCloseReason }

@@ -25,6 +25,10 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable {
     public static let messageTooBig = CloseCode(1009)
     public static let mandatoryExtension = CloseCode(1010)
     public static let internalError = CloseCode(1011)
+    /// The service is restarting (IANA registry): a shared program that exited and is started again.
+    public static let serviceRestart = CloseCode(1012)
+    /// The server is overloaded; try again later (IANA registry).
+    public static let tryAgainLater = CloseCode(1013)
 
     /// Whether a peer may put this code in a close frame (RFC 6455 §7.4.1, §7.4.2).
     ///
@@ -36,6 +40,14 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable {
         case 1000...1003, 1007...1011, 3000...4999: true
         default: false
         }
+    }
+
+    /// Whether wsgate may put this code in a close frame it sends: every code a peer may send, and
+    /// 1012–1014, which IANA registered after RFC 6455 (service restart, try again later, bad
+    /// gateway). Receiving those stays a protocol error, as the conformance suite expects of an
+    /// RFC 6455 endpoint.
+    public var isSendable: Bool {
+        self.isAllowedOnWire || (1012...1014).contains(self.rawValue)
     }
 }
 
@@ -54,6 +66,9 @@ extension CloseCode: CustomStringConvertible {
             case 1009: "message too big"
             case 1010: "mandatory extension"
             case 1011: "internal error"
+            case 1012: "service restart"
+            case 1013: "try again later"
+            case 1014: "bad gateway"
             default: nil
             }
         return name.map { "\(self.rawValue) (\($0))" } ?? "\(self.rawValue)"

@@ -1,0 +1,317 @@
+import Reactor
+import WebSocket
+
+/// One long-lived program serving every session of a route: `shared` and `shared-json` (sessions
+/// multiplexed over its stdin and stdout with the shared protocol) or `fanout` (each stdout line
+/// to every session, each client's text message to stdin as a line).
+///
+/// Supervision: the program starts with the gateway. When it exits, every session it served is
+/// closed with 1012 (service restart) and it is started again after a back-off that doubles from
+/// 100 ms up to 10 s while it keeps failing, and starts over once it has run for 10 s; meanwhile
+/// new upgrades get 503. On shutdown its stdin is closed, then the termination steps run.
+///
+/// Fairness: stdout is always read, so one slow client never stalls the program or the others. A
+/// client more than `maxQueuedBytes` behind is closed with 1008. Each message for several sessions
+/// is encoded once and the same bytes are queued on each. When `maxQueuedBytes` wait for the
+/// program's stdin, every session of the route stops being read until it drains.
+final class LongLivedProgramService: RouteService, ProgramProcessOwner {
+    static let firstRestartDelay: Duration = .milliseconds(100)
+    static let longestRestartDelay: Duration = .seconds(10)
+    /// A program that ran this long was healthy: the next restart is quick again.
+    static let stableRunTime: Duration = .seconds(10)
+
+    let pattern: String
+    let command: ProgramCommand
+    let mode: ProgramMode
+    unowned let server: GatewayServer
+    private let log: Log
+    private var program: ProgramProcess?
+    /// The route's open sessions by id.
+    private var sessions: [Int: Session] = [:]
+    private var lines: LineSplitter
+    private var inputFull = false
+    private var restartDelay = LongLivedProgramService.firstRestartDelay
+    private var restartTimer: TimerID?
+    private var downTimer: TimerID?
+    private var startedAt: ContinuousClock.Instant?
+    private var shuttingDown = false
+
+    init(pattern: String, command: ProgramCommand, mode: ProgramMode, server: GatewayServer) {
+        precondition(!mode.isPerSession)
+        self.pattern = pattern
+        self.command = command
+        self.mode = mode
+        self.server = server
+        self.log = server.configuration.log.with("route", pattern).with("mode", mode)
+        // A shared protocol line carries a message escaped (up to 2×) or in base64 (4/3×).
+        let maxMessage = server.configuration.maxMessageSize
+        self.lines = LineSplitter(maxLineLength: mode == .fanout ? maxMessage : 2 * maxMessage + 256,
+                                  discardsLongLines: mode != .fanout)
+    }
+
+    private var encoding: SharedEncoding? {
+        switch self.mode {
+        case .shared: .lines
+        case .sharedJSON: .json
+        default: nil
+        }
+    }
+
+    // MARK: Lifecycle
+
+    func start() throws {
+        try self.spawn()
+    }
+
+    private func spawn() throws(SystemError) {
+        var environment = self.server.passedEnvironment()
+        environment["SERVER_SOFTWARE"] = self.server.configuration.serverSoftware
+        environment["WSGATE_ROUTE"] = self.pattern
+        environment["WSGATE_MODE"] = self.mode.rawValue
+        let program = try self.server.spawnProgram(self.command, environment: environment, terminal: false,
+                                                   countsTowardLimit: false, log: self.log)
+        program.owner = self
+        self.program = program
+        self.lines = LineSplitter(maxLineLength: self.lines.maxLineLength, discardsLongLines: self.lines.discardsLongLines)
+        self.startedAt = self.server.loop.now
+        program.log.info("process.start", [("command", program.command)])
+        program.startReading()
+    }
+
+    /// Whether the program is up and taking sessions.
+    private var isUp: Bool {
+        guard let program = self.program else { return false }
+        return program.exitStatus == nil && !program.isTerminating
+    }
+
+    func prepareHandler(for session: Session, request: HTTPHead) -> GatewayServer.HandlerPreparation {
+        guard self.isUp else {
+            return .refused(HTTPResponse(status: 503, body: "the route's program is restarting"))
+        }
+        return .ready(LongLivedSessionHandler(service: self))
+    }
+
+    func beginShutdown() {
+        self.shuttingDown = true
+        if let timer = self.restartTimer { self.server.loop.cancel(timer) }
+        self.restartTimer = nil
+        self.program?.terminate()
+    }
+
+    // MARK: Sessions
+
+    func sessionOpened(_ session: Session) {
+        self.sessions[session.id] = session
+        if self.inputFull { session.pauseReadingForHandler(true) }
+        guard let encoding = self.encoding, let program = self.program else { return }
+        let (scriptName, pathInfo) = Route(self.pattern, .echo).scriptNameAndPathInfo(for: session.path)
+        let environment = self.mode == .sharedJSON
+            ? self.server.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo).variables : [:]
+        let event = SharedEvent.open(id: session.id, requestURI: session.request?.target ?? session.path,
+                                     path: session.path, remote: session.remoteAddress.description,
+                                     environment: environment)
+        program.write { encoding.encode(event, into: &$0) }
+    }
+
+    func session(_ session: Session, received message: Message) {
+        guard let program = self.program else { return }
+        if let encoding = self.encoding {
+            program.write { encoding.encode(.message(id: session.id, message), into: &$0) }
+            return
+        }
+        guard case .text(let text) = message else {
+            session.close(code: .unsupportedData, reason: "binary message on a fanout route")
+            return
+        }
+        program.write { queue in
+            queue.append(contentsOf: text.utf8)
+            queue.append(0x0A)
+        }
+    }
+
+    func sessionClosed(_ session: Session, code: CloseCode) {
+        guard self.sessions.removeValue(forKey: session.id) != nil else { return }
+        guard let encoding = self.encoding, let program = self.program else { return }
+        program.write { encoding.encode(.close(id: session.id, code: code.rawValue), into: &$0) }
+    }
+
+    // MARK: Program output
+
+    func program(_ program: ProgramProcess, didOutput bytes: UnsafeRawBufferPointer) {
+        guard program === self.program else { return }
+        self.lines.feed(bytes) { line in self.handleLine(line) }
+    }
+
+    func programDidFinishOutputBatch(_ program: ProgramProcess) {
+        if self.lines.discardedLines > 0 {
+            self.log.error("shared.line_too_long", [("lines", self.lines.discardedLines), ("limit", self.lines.maxLineLength)])
+            self.lines = LineSplitter(maxLineLength: self.lines.maxLineLength, discardsLongLines: true)
+        }
+    }
+
+    func programOutputDidEnd(_ program: ProgramProcess) {
+        guard program === self.program else { return }
+        self.lines.finish { line in self.handleLine(line) }
+        if program.exitStatus != nil { self.programWentDown() }
+    }
+
+    func program(_ program: ProgramProcess, inputIsFull full: Bool) {
+        guard program === self.program, self.inputFull != full else { return }
+        self.inputFull = full
+        for session in self.sessions.values { session.pauseReadingForHandler(full) }
+    }
+
+    func program(_ program: ProgramProcess, didExit status: ChildProcess.ExitStatus) {
+        guard program === self.program else { return }
+        if self.shuttingDown {
+            self.log.info("shared.stopped", [("status", status)])
+            return
+        }
+        self.log.error("shared.exit", [("status", status), ("sessions", self.sessions.count)])
+        // Its last output goes out first: close the sessions once stdout ends, or soon anyway if a
+        // background process holds it open.
+        program.terminate()
+        if program.isOutputClosed {
+            self.programWentDown()
+        } else {
+            self.downTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
+                [self] in
+                self.downTimer = nil
+                self.programWentDown()
+            }
+        }
+    }
+
+    /// The program is gone: its sessions are closed with 1012 and a restart is scheduled.
+    private func programWentDown() {
+        guard self.program != nil, !self.shuttingDown else { return }
+        if let timer = self.downTimer { self.server.loop.cancel(timer) }
+        self.downTimer = nil
+        self.program = nil
+        if self.inputFull {
+            self.inputFull = false
+            for session in self.sessions.values { session.pauseReadingForHandler(false) }
+        }
+        for session in Array(self.sessions.values) {
+            session.close(code: .serviceRestart, reason: "program exited; restarting")
+        }
+        self.sessions = [:]
+        if let startedAt = self.startedAt, self.server.loop.now - startedAt >= Self.stableRunTime {
+            self.restartDelay = Self.firstRestartDelay
+        }
+        self.scheduleRestart()
+    }
+
+    private func scheduleRestart() {
+        let delay = self.restartDelay
+        self.restartDelay = min(self.restartDelay * 2, Self.longestRestartDelay)
+        self.log.info("shared.restart_scheduled", [("delay_ms", delay.milliseconds)])
+        self.restartTimer = self.server.loop.schedule(after: delay) { [self] in
+            self.restartTimer = nil
+            guard !self.shuttingDown else { return }
+            do throws(SystemError) {
+                try self.spawn()
+                self.log.info("shared.restarted", [("pid", self.program?.pid ?? 0)])
+            } catch {
+                self.log.error("shared.restart_failed", [("error", error)])
+                self.scheduleRestart()
+            }
+        }
+    }
+
+    // MARK: Commands
+
+    private func handleLine(_ line: UnsafeRawBufferPointer) {
+        guard let encoding = self.encoding else {
+            // fanout: the line is a text message for everyone.
+            let frame = Self.textFrame(line)
+            for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+            return
+        }
+        let command: SharedCommand
+        do {
+            command = try encoding.parse(line)
+        } catch {
+            self.log.error("shared.bad_line", [("error", error), ("line", Self.excerpt(line))])
+            return
+        }
+        self.execute(command)
+    }
+
+    private func execute(_ command: SharedCommand) {
+        switch command {
+        case .send(let ids, let message):
+            guard let frame = self.frame(message) else { return }
+            for id in ids { self.sessions[id]?.sendEncodedFrame(frame, dropIfBehind: true) }
+        case .all(let message):
+            guard let frame = self.frame(message) else { return }
+            for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+        case .others(let except, let message):
+            guard let frame = self.frame(message) else { return }
+            let skipped = Set(except)
+            for (id, session) in self.sessions where !skipped.contains(id) {
+                session.sendEncodedFrame(frame, dropIfBehind: true)
+            }
+        case .close(let ids, let code, let reason):
+            for id in ids { self.sessions[id]?.close(code: code, reason: reason) }
+        }
+    }
+
+    /// The frame for a message, encoded once for every receiver; nil (and a log line) for a
+    /// message over the size limit.
+    private func frame(_ message: Message) -> [UInt8]? {
+        var frame: [UInt8] = []
+        switch message {
+        case .text(let text):
+            guard text.utf8.count <= self.server.configuration.maxMessageSize else {
+                self.log.error("shared.message_too_big", [("bytes", text.utf8.count)])
+                return nil
+            }
+            FrameEncoder.append(opcode: .text, payload: text.utf8, mask: nil, to: &frame)
+        case .binary(let bytes):
+            guard bytes.count <= self.server.configuration.maxMessageSize else {
+                self.log.error("shared.message_too_big", [("bytes", bytes.count)])
+                return nil
+            }
+            FrameEncoder.append(opcode: .binary, payload: bytes, mask: nil, to: &frame)
+        }
+        return frame
+    }
+
+    /// A text frame for a line of output: never invalid UTF-8 (bad bytes become U+FFFD).
+    private static func textFrame(_ line: UnsafeRawBufferPointer) -> [UInt8] {
+        var frame: [UInt8] = []
+        if UTF8Validator.isValid(line) {
+            FrameEncoder.append(opcode: .text, payload: line, mask: nil, to: &frame)
+        } else {
+            FrameEncoder.append(opcode: .text, payload: String(decoding: line, as: UTF8.self).utf8, mask: nil, to: &frame)
+        }
+        return frame
+    }
+
+    private static func excerpt(_ line: UnsafeRawBufferPointer) -> String {
+        let text = String(decoding: line.prefix(200), as: UTF8.self)
+        return line.count > 200 ? text + "…" : text
+    }
+}
+
+/// One session of a long-lived program's route: hands its events to the route's service.
+final class LongLivedSessionHandler: SessionHandler {
+    let service: LongLivedProgramService
+
+    init(service: LongLivedProgramService) {
+        self.service = service
+    }
+
+    func sessionDidOpen(_ session: Session) {
+        self.service.sessionOpened(session)
+    }
+
+    func session(_ session: Session, didReceive message: Message) {
+        self.service.session(session, received: message)
+    }
+
+    func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {
+        self.service.sessionClosed(session, code: code)
+    }
+}

@@ -1,0 +1,16 @@
+import WebSocket
+
+/// The route-wide part of a handler: state and processes that outlive any one session (a
+/// broadcast route's rooms, a shared or fanout route's long-lived program). The gateway owns one
+/// per such route, from start to shutdown, and asks it for each session's handler.
+///
+/// Every call happens on the gateway's loop thread.
+protocol RouteService: AnyObject {
+    /// Starts what the route needs before its first client. A service that cannot start stops the
+    /// gateway at start-up.
+    func start() throws
+    /// The handler for a session of the route that passed the handshake, or the refusal to send.
+    func prepareHandler(for session: Session, request: HTTPHead) -> GatewayServer.HandlerPreparation
+    /// The gateway is shutting down and closing every session: stop what runs.
+    func beginShutdown()
+}
