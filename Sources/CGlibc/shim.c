@@ -1,7 +1,9 @@
 #include "CGlibc.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -35,6 +37,26 @@ const char *wsgate_signal_abbreviation(int signal) {
 
 int wsgate_fcntl(int fd, int command, int argument) {
     return fcntl(fd, command, argument);
+}
+
+int wsgate_ioctl(int fd, unsigned long request, void *argument) {
+    return ioctl(fd, request, argument);
+}
+
+int wsgate_posix_openpt(int flags) {
+    return posix_openpt(flags);
+}
+
+int wsgate_grantpt(int fd) {
+    return grantpt(fd);
+}
+
+int wsgate_unlockpt(int fd) {
+    return unlockpt(fd);
+}
+
+int wsgate_ptsname_r(int fd, char *buffer, size_t length) {
+    return ptsname_r(fd, buffer, length);
 }
 
 int wsgate_ignore_sigpipe(void) {
@@ -94,8 +116,15 @@ static int wsgate_spawn_child(void *argument) {
         (void)syscall(SYS_rt_sigaction, signal, kernel_action, NULL, (size_t)(NSIG / 8));
     }
 
-    // Own process group, so the whole tree the handler starts can be signalled at once.
-    if (setpgid(0, 0) == -1) {
+    // Own process group, so the whole tree the handler starts can be signalled at once. A
+    // program on a terminal gets its own session instead, which also makes it the leader of
+    // a new process group whose id is its pid: a terminal can only become the controlling
+    // terminal of a session leader, and only a session with one gets SIGHUP on hang-up.
+    if (request->controlling_terminal) {
+        if (setsid() == -1) {
+            return wsgate_spawn_fail(request, "setsid");
+        }
+    } else if (setpgid(0, 0) == -1) {
         return wsgate_spawn_fail(request, "setpgid");
     }
     // Die with the parent. The death signal fires when the parent *thread* exits; checking
@@ -130,6 +159,11 @@ static int wsgate_spawn_child(void *argument) {
         } else if (dup2(stdio[target], target) == -1) {
             return wsgate_spawn_fail(request, "dup2");
         }
+    }
+    // The slave was opened with O_NOCTTY (so wsgate never acquires it); claim it now that it
+    // is descriptor 0. Argument 0: never steal a terminal that is another session's.
+    if (request->controlling_terminal && ioctl(0, TIOCSCTTY, 0) == -1) {
+        return wsgate_spawn_fail(request, "ioctl(TIOCSCTTY)");
     }
     // Descriptors someone opened without O_CLOEXEC must not leak into handlers. ENOSYS on
     // kernels before 5.9 leaves close-on-exec as the only protection.

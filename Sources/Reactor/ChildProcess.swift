@@ -6,6 +6,8 @@ import Glibc
 /// What `spawn` guarantees, and why:
 /// - The child leads its own process group, so `signalGroup` reaches everything it started
 ///   (a shell's background jobs included), and a Ctrl-C aimed at wsgate's group skips it.
+///   On a terminal (`.terminal`) it leads its own session, which makes it the leader of a new
+///   group all the same (pgid == pid).
 /// - Every signal disposition is the default (SIGPIPE included, which wsgate ignores) and
 ///   the signal mask is empty, so the handler behaves as it would from a shell.
 /// - Only descriptors 0, 1 and 2 are open in it.
@@ -55,6 +57,22 @@ public final class ChildProcess {
         case pipe
         /// A descriptor the caller owns (it stays open in wsgate).
         case descriptor(FileDescriptor)
+        /// A new pseudo-terminal, for stdin and stdout together; wsgate's side (the master) is
+        /// in `terminal`, and `standardInput` and `standardOutput` stay nil.
+        ///
+        /// For programs that block-buffer stdout on a pipe (C stdio, Python, grep, awk): on a
+        /// terminal they write each line at once. The terminal is raw (bytes pass unchanged
+        /// both ways: no echo, no line editing, no signal characters, "\n" stays "\n") and
+        /// 80x24. The child gets a session of its own with the terminal as its controlling
+        /// terminal, so that hanging it up (closing `terminal`) sends it SIGHUP.
+        ///
+        /// Only for stdin and stdout both: `spawn` refuses it for one of them alone or for
+        /// stderr (EINVAL). stderr stays apart, a pipe say, so diagnostics do not mix with output.
+        case terminal
+
+        fileprivate var isTerminal: Bool {
+            if case .terminal = self { true } else { false }
+        }
     }
 
     /// The child's process id, which is also its process group id.
@@ -67,6 +85,22 @@ public final class ChildProcess {
     public let standardOutput: Pipe.End?
     /// wsgate's (read) end of the child's stderr, when spawned with `.pipe`.
     public let standardError: Pipe.End?
+    /// wsgate's side of the child's terminal (the pseudo-terminal master), when spawned with
+    /// `.terminal`: non-blocking and close-on-exec. Write the child's input to it and read its
+    /// output from it. It is one descriptor for both directions: register it with a loop once,
+    /// for the union of the interests.
+    ///
+    /// - Reading: once the program and everything that inherited its terminal have exited and
+    ///   the remaining output has been read, `read` returns `.processed(0)`, as a pipe does
+    ///   (the kernel says EIO; see `Pipe.End.read`). Writes after that are dropped or stay
+    ///   `.wouldBlock`, never an error.
+    /// - Closing it hangs the terminal up: the kernel sends SIGHUP (and SIGCONT) to the child,
+    ///   the session leader, and its reads and writes on the terminal fail from then on. There
+    ///   is no half-close as with a pipe's stdin: output that was not read yet is lost.
+    /// - When the child exits, the kernel sends SIGHUP to the terminal's foreground process
+    ///   group, which is the child's own: background jobs a shell left in it end too, unlike
+    ///   on pipes.
+    public let terminal: Pipe.End?
     /// Set once the child has been reaped.
     public private(set) var exitStatus: ExitStatus?
     /// Whether `close()` has run.
@@ -75,12 +109,20 @@ public final class ChildProcess {
     private weak var loop: EventLoop?
     private var registration: Registration?
 
-    private init(pid: pid_t, pidfd: FileDescriptor, standardInput: Pipe.End?, standardOutput: Pipe.End?, standardError: Pipe.End?) {
+    private init(
+        pid: pid_t,
+        pidfd: FileDescriptor,
+        standardInput: Pipe.End?,
+        standardOutput: Pipe.End?,
+        standardError: Pipe.End?,
+        terminal: Pipe.End?
+    ) {
         self.pid = pid
         self.pidfd = pidfd
         self.standardInput = standardInput
         self.standardOutput = standardOutput
         self.standardError = standardError
+        self.terminal = terminal
     }
 
     deinit {
@@ -95,7 +137,9 @@ public final class ChildProcess {
     ///   - environment: the whole environment of the child, or nil for wsgate's own.
     ///   - workingDirectory: the directory to start in, or nil for wsgate's.
     /// - Throws: `SystemError` naming the step that failed: "execve" (ENOENT, EACCES, ENOEXEC),
-    ///   "chdir", "dup2", "pipe2", "open", "clone".
+    ///   "chdir", "dup2", "pipe2", "open", "clone"; for a terminal also "posix_openpt" and the
+    ///   other steps of opening one, "setsid" and "ioctl(TIOCSCTTY)"; "spawn" with EINVAL when
+    ///   `.terminal` is not given for exactly stdin and stdout. Nothing is left open then.
     ///
     /// The corresponding C functions are `clone(2)`, `prctl(2)` and `execve(2)`, through the shim.
     public static func spawn(
@@ -107,6 +151,14 @@ public final class ChildProcess {
         standardOutput: StandardIO = .inherit,
         standardError: StandardIO = .inherit
     ) throws(SystemError) -> ChildProcess {
+        // A terminal is one descriptor for both directions, so it serves stdin and stdout
+        // together or not at all. Checked before anything is opened.
+        let usesTerminal: Bool
+        switch (standardInput.isTerminal, standardOutput.isTerminal, standardError.isTerminal) {
+        case (false, false, false): usesTerminal = false
+        case (true, true, false): usesTerminal = true
+        default: throw SystemError(call: "spawn", errno: .invalidArgument)
+        }
         guard let path = ChildProcess.findExecutable(executable) else {
             throw SystemError(call: "execve", errno: .noSuchFileOrDirectory)
         }
@@ -114,6 +166,7 @@ public final class ChildProcess {
         // Descriptors that only the child needs; closed here whatever happens.
         var childEnds: [FileDescriptor] = []
         var parentEnds: [Pipe.End?] = [nil, nil, nil]
+        var terminal: Pipe.End?
         defer {
             for fd in childEnds {
                 try? fd.close()
@@ -121,9 +174,16 @@ public final class ChildProcess {
         }
         var stdio: [CInt] = [-1, -1, -1]
         do throws(SystemError) {
+            if usesTerminal {
+                let pair = try PseudoTerminal.open()
+                childEnds.append(pair.slave)
+                terminal = pair.master
+                stdio[0] = pair.slave.rawValue
+                stdio[1] = pair.slave.rawValue
+            }
             for (index, io) in [standardInput, standardOutput, standardError].enumerated() {
                 switch io {
-                case .inherit:
+                case .inherit, .terminal:
                     break
                 case .descriptor(let fd):
                     stdio[index] = fd.rawValue
@@ -145,7 +205,14 @@ public final class ChildProcess {
             let environmentEntries = environment.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
             let (pid, pidfd) = try CStringArray.with([executable] + arguments) { argv throws(SystemError) in
                 try CStringArray.with(environmentEntries) { envp throws(SystemError) in
-                    try ChildProcess.start(path: path, argv: argv, envp: envp ?? UnsafePointer(environ), workingDirectory: workingDirectory, stdio: stdio)
+                    try ChildProcess.start(
+                        path: path,
+                        argv: argv,
+                        envp: envp ?? UnsafePointer(environ),
+                        workingDirectory: workingDirectory,
+                        stdio: stdio,
+                        controllingTerminal: usesTerminal
+                    )
                 }
             }
             return ChildProcess(
@@ -153,12 +220,14 @@ public final class ChildProcess {
                 pidfd: pidfd,
                 standardInput: parentEnds[0],
                 standardOutput: parentEnds[1],
-                standardError: parentEnds[2]
+                standardError: parentEnds[2],
+                terminal: terminal
             )
         } catch {
             for end in parentEnds {
                 end?.close()
             }
+            terminal?.close()
             throw error
         }
     }
@@ -168,12 +237,14 @@ public final class ChildProcess {
         argv: UnsafePointer<UnsafeMutablePointer<CChar>?>?,
         envp: UnsafePointer<UnsafeMutablePointer<CChar>?>?,
         workingDirectory: String?,
-        stdio: [CInt]
+        stdio: [CInt],
+        controllingTerminal: Bool
     ) throws(SystemError) -> (pid_t, FileDescriptor) {
         var request = wsgate_spawn_request()
         request.argv = argv
         request.envp = envp
         request.stdio = (stdio[0], stdio[1], stdio[2])
+        request.controlling_terminal = controllingTerminal ? 1 : 0
         var pidfd: CInt = -1
         let pid = path.withCString { path in
             request.path = path
@@ -280,7 +351,8 @@ public final class ChildProcess {
         _ = try systemCall("kill") { kill(-self.pid, signal) }
     }
 
-    /// Stops watching and closes the pidfd. Pipe ends are owned separately: close them too.
+    /// Stops watching and closes the pidfd. Pipe ends and the terminal are owned separately:
+    /// close them too.
     ///
     /// A child closed before it is reaped stays a zombie until wsgate exits; signal it and
     /// wait for `onExit` first.
@@ -329,27 +401,5 @@ extension Pipe.End {
     /// Marks the end closed without closing it: its descriptor now belongs to someone else.
     func abandon() {
         self.markClosed()
-    }
-}
-
-/// A NULL-terminated array of C strings for argv and envp, freed after use.
-enum CStringArray {
-    static func with<R, E: Error>(
-        _ strings: [String]?,
-        _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>?) throws(E) -> R
-    ) throws(E) -> R {
-        guard let strings else { return try body(nil) }
-        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
-        for (index, string) in strings.enumerated() {
-            array[index] = strdup(string)
-        }
-        array[strings.count] = nil
-        defer {
-            for index in 0..<strings.count {
-                free(array[index])
-            }
-            array.deallocate()
-        }
-        return try body(UnsafePointer(array))
     }
 }

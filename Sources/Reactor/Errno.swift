@@ -41,6 +41,8 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     /// ECONNABORTED: a connection was aborted before accept could return it.
     public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    /// EIO: on a pseudo-terminal master, every slave descriptor is closed.
+    public static let inputOutput = Errno(rawValue: EIO)
     /// EPIPE: the other end is closed.
     public static let brokenPipe = Errno(rawValue: EPIPE)
     /// ETIMEDOUT.

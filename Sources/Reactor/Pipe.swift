@@ -24,16 +24,30 @@ public struct Pipe {
         self.writeEnd = End(taking: FileDescriptor(rawValue: fds.1))
     }
 
-    /// One end of a pipe; owns its descriptor. Close it explicitly, after deregistering it.
+    /// One end of a pipe, or the master side of a pseudo-terminal (`ChildProcess.terminal`);
+    /// owns its descriptor. Close it explicitly, after deregistering it.
+    ///
+    /// A terminal master carries both directions on one descriptor, so it is registered with
+    /// the loop once, for the union of the interests.
     public final class End {
         /// The descriptor, for `EventLoop.register`. Invalid once `close()` has run.
         public let fd: FileDescriptor
         /// Whether `close()` has run.
         public private(set) var isClosed = false
+        /// Whether `fd` is a pseudo-terminal master, whose end of stream is EIO (see `read`).
+        @usableFromInline
+        let isTerminalMaster: Bool
 
         /// Takes ownership of an open descriptor.
         public init(taking fd: FileDescriptor) {
             self.fd = fd
+            self.isTerminalMaster = false
+        }
+
+        /// Takes ownership of an open pseudo-terminal master.
+        init(takingTerminalMaster fd: FileDescriptor) {
+            self.fd = fd
+            self.isTerminalMaster = true
         }
 
         deinit {
@@ -41,14 +55,28 @@ public struct Pipe {
         }
 
         /// Reads at most `buffer.count` bytes; `.processed(0)` once every writer has closed.
+        ///
+        /// On a terminal master, Linux has no end of file: once every descriptor of the slave
+        /// is closed (the program and whatever inherited its terminal have exited) and the
+        /// output still buffered has been read, read(2) fails with EIO. That is reported as
+        /// `.processed(0)` here, so an owner ends a terminal's stream as it ends a pipe's.
+        /// The check sits on the error path only; reading a pipe costs what it did.
+        ///
         /// The corresponding C function is `read(2)`.
         @inlinable
         public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
-            try self.fd.read(into: buffer)
+            do {
+                return try self.fd.read(into: buffer)
+            } catch where self.isTerminalMaster && error.errno == .inputOutput {
+                return .processed(0)
+            }
         }
 
-        /// Writes at most `buffer.count` bytes; up to PIPE_BUF (4096) bytes go in atomically.
-        /// - Throws: `SystemError` with EPIPE once the reader has closed.
+        /// Writes at most `buffer.count` bytes; on a pipe, up to PIPE_BUF (4096) bytes go in
+        /// atomically. A terminal master reports no error once the program has gone: the first
+        /// few KiB are accepted and dropped, then writes stay `.wouldBlock`. Learn of the end
+        /// from `read` or the exit watcher instead.
+        /// - Throws: `SystemError` with EPIPE once a pipe's reader has closed.
         ///
         /// The corresponding C function is `write(2)`.
         @inlinable

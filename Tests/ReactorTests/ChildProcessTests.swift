@@ -5,72 +5,30 @@ import Testing
 
 extension ReactorTests {
     @Suite struct ChildProcessTests {
-        /// Reaps `process` through the loop and closes everything it owns.
-        func exitStatus(of process: ChildProcess, limit: Duration = .seconds(10)) throws -> ChildProcess.ExitStatus? {
-            let loop = try EventLoop()
-            defer { loop.close() }
-            var status: ChildProcess.ExitStatus?
-            try process.onExit(in: loop) {
-                status = $0
-                loop.stop()
-            }
-            _ = try loop.run(limit: limit)
-            if status == nil {
-                try? process.signalGroup(SIGKILL)
-                _ = try? process.waitForExit()
-            }
-            process.close()
-            return status
-        }
-
-        /// Reads `end` to end of file through the loop.
-        func readToEnd(_ end: Pipe.End, limit: Duration = .seconds(10)) throws -> String {
-            let loop = try EventLoop()
-            defer { loop.close() }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let registration = try loop.register(
-                end.fd,
-                interest: .readable,
-                handler: ClosureHandler { _ in
-                    let result = try? buffer.withUnsafeMutableBytes { try end.read(into: $0) }
-                    switch result {
-                    case .processed(0), nil: loop.stop()
-                    case .processed(let count): bytes += buffer[..<count]
-                    case .wouldBlock: break
-                    }
-                }
-            )
-            _ = try loop.run(limit: limit)
-            loop.deregister(registration)
-            end.close()
-            return String(decoding: bytes, as: UTF8.self)
-        }
-
         @Test func trueExitsWithZero() throws {
             let process = try ChildProcess.spawn(executable: "/bin/true")
-            let status = try self.exitStatus(of: process)
+            let status = try exitStatus(of: process)
             #expect(status == .exited(0))
             #expect(status?.isSuccess == true)
         }
 
         @Test func exitCodeIsReported() throws {
             let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exit 3"])
-            let status = try self.exitStatus(of: process)
+            let status = try exitStatus(of: process)
             #expect(status == .exited(3))
             #expect(status?.description == "exited with status 3")
         }
 
         @Test func bareNamesAreFoundInPATH() throws {
             let process = try ChildProcess.spawn(executable: "true")
-            #expect(try self.exitStatus(of: process) == .exited(0))
+            #expect(try exitStatus(of: process) == .exited(0))
         }
 
         @Test func killedChildReportsTheSignal() throws {
             let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exec sleep 100"])
             #expect(try process.tryWait() == nil)
             try process.signal(SIGTERM)
-            let status = try self.exitStatus(of: process)
+            let status = try exitStatus(of: process)
             #expect(status == .signaled(SIGTERM))
             #expect(status?.description == "killed by SIGTERM")
         }
@@ -91,7 +49,7 @@ extension ReactorTests {
         @Test func onExitAfterReapStillReports() throws {
             let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exit 5"])
             #expect(try process.waitForExit() == .exited(5))
-            #expect(try self.exitStatus(of: process) == .exited(5))
+            #expect(try exitStatus(of: process) == .exited(5))
         }
 
         @Test func childLeadsItsOwnProcessGroup() throws {
@@ -99,7 +57,7 @@ extension ReactorTests {
             #expect(getpgid(process.pid) == process.pid)
             #expect(getpgid(process.pid) != getpgrp())
             try process.signalGroup(SIGKILL)
-            #expect(try self.exitStatus(of: process) == .signaled(SIGKILL))
+            #expect(try exitStatus(of: process) == .signaled(SIGKILL))
         }
 
         @Test func signalGroupKillsTheWholeTree() throws {
@@ -119,7 +77,7 @@ extension ReactorTests {
             }
             #expect(members.count == 3)
             try process.signalGroup(SIGTERM)
-            #expect(try self.exitStatus(of: process) == .signaled(SIGTERM))
+            #expect(try exitStatus(of: process) == .signaled(SIGTERM))
             attempts = 0
             while !livingMembers(ofGroup: group).isEmpty && attempts < 500 {
                 usleep(10_000)
@@ -140,9 +98,9 @@ extension ReactorTests {
             #expect(try stdin.fd.isNonBlocking())
             #expect(try stdin.fd.write([UInt8]("hello\n".utf8)) == .processed(6))
             stdin.close()
-            #expect(try self.readToEnd(try #require(process.standardOutput)) == "got hello\n")
-            #expect(try self.readToEnd(try #require(process.standardError)) == "oops\n")
-            #expect(try self.exitStatus(of: process) == .exited(0))
+            #expect(try readToEnd(try #require(process.standardOutput)) == "got hello\n")
+            #expect(try readToEnd(try #require(process.standardError)) == "oops\n")
+            #expect(try exitStatus(of: process) == .exited(0))
         }
 
         @Test func environmentAndWorkingDirectoryAreApplied() throws {
@@ -153,8 +111,8 @@ extension ReactorTests {
                 workingDirectory: "/tmp",
                 standardOutput: .pipe
             )
-            #expect(try self.readToEnd(try #require(process.standardOutput)) == "hi /tmp \n")
-            #expect(try self.exitStatus(of: process) == .exited(0))
+            #expect(try readToEnd(try #require(process.standardOutput)) == "hi /tmp \n")
+            #expect(try exitStatus(of: process) == .exited(0))
         }
 
         @Test func childStartsWithDefaultSignalsEmptyMaskAndOnlyStdio() throws {
@@ -175,9 +133,9 @@ extension ReactorTests {
                 standardInput: .discard,
                 standardOutput: .pipe
             )
-            let output = try self.readToEnd(try #require(signals.standardOutput))
+            let output = try readToEnd(try #require(signals.standardOutput))
             #expect(output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
-            #expect(try self.exitStatus(of: signals) == .exited(0))
+            #expect(try exitStatus(of: signals) == .exited(0))
 
             // ls has the directory it lists open as descriptor 3.
             let descriptors = try ChildProcess.spawn(
@@ -185,8 +143,8 @@ extension ReactorTests {
                 arguments: ["/proc/self/fd"],
                 standardOutput: .pipe
             )
-            #expect(try self.readToEnd(try #require(descriptors.standardOutput)) == "0\n1\n2\n3\n")
-            #expect(try self.exitStatus(of: descriptors) == .exited(0))
+            #expect(try readToEnd(try #require(descriptors.standardOutput)) == "0\n1\n2\n3\n")
+            #expect(try exitStatus(of: descriptors) == .exited(0))
         }
 
         @Test func missingExecutableIsENOENTFromExecve() throws {
@@ -226,7 +184,7 @@ extension ReactorTests {
             }
             join()
             let process = try #require(box.process)
-            #expect(try self.exitStatus(of: process) == .signaled(SIGKILL))
+            #expect(try exitStatus(of: process) == .signaled(SIGKILL))
         }
 
         @Test func spawningLeavesNoDescriptorsAndNoZombies() throws {
@@ -242,8 +200,8 @@ extension ReactorTests {
                     )
                     spawned.append(process.pid)
                     process.standardInput?.close()
-                    _ = try self.readToEnd(try #require(process.standardOutput))
-                    #expect(try self.exitStatus(of: process) == .exited(0))
+                    _ = try readToEnd(try #require(process.standardOutput))
+                    #expect(try exitStatus(of: process) == .exited(0))
                 }
                 #expect(throws: SystemError.self) {
                     _ = try ChildProcess.spawn(executable: "/bin/true", workingDirectory: "/nonexistent", standardInput: .pipe, standardOutput: .pipe)

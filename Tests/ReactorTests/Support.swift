@@ -65,6 +65,48 @@ func expectNoDescriptorLeak(
     #expect(after == before, "descriptors before: \(before), after: \(after)", sourceLocation: sourceLocation)
 }
 
+/// Reaps `process` through the loop and closes everything it owns.
+func exitStatus(of process: ChildProcess, limit: Duration = .seconds(10)) throws -> ChildProcess.ExitStatus? {
+    let loop = try EventLoop()
+    defer { loop.close() }
+    var status: ChildProcess.ExitStatus?
+    try process.onExit(in: loop) {
+        status = $0
+        loop.stop()
+    }
+    _ = try loop.run(limit: limit)
+    if status == nil {
+        try? process.signalGroup(SIGKILL)
+        _ = try? process.waitForExit()
+    }
+    process.close()
+    return status
+}
+
+/// Reads `end` to end of file through the loop.
+func readToEnd(_ end: Pipe.End, limit: Duration = .seconds(10)) throws -> String {
+    let loop = try EventLoop()
+    defer { loop.close() }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let registration = try loop.register(
+        end.fd,
+        interest: .readable,
+        handler: ClosureHandler { _ in
+            let result = try? buffer.withUnsafeMutableBytes { try end.read(into: $0) }
+            switch result {
+            case .processed(0), nil: loop.stop()
+            case .processed(let count): bytes += buffer[..<count]
+            case .wouldBlock: break
+            }
+        }
+    )
+    _ = try loop.run(limit: limit)
+    loop.deregister(registration)
+    end.close()
+    return String(decoding: bytes, as: UTF8.self)
+}
+
 /// Runs `body` on a new POSIX thread and returns a function that joins it.
 func startThread(_ body: @escaping @Sendable () -> Void) -> () -> Void {
     final class Box: @unchecked Sendable {

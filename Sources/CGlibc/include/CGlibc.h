@@ -33,6 +33,19 @@ const char *wsgate_signal_abbreviation(int signal);
 /// fcntl(2) with an int argument (or none): fcntl is variadic, which Swift cannot call.
 int wsgate_fcntl(int fd, int command, int argument);
 
+/// ioctl(2) with a pointer argument: ioctl is variadic, which Swift cannot call.
+int wsgate_ioctl(int fd, unsigned long request, void *argument);
+
+/// posix_openpt(3): the Glibc module does not export it (it needs the XSI extensions).
+int wsgate_posix_openpt(int flags);
+/// grantpt(3): the Glibc module does not export it (it needs the XSI extensions).
+int wsgate_grantpt(int fd);
+/// unlockpt(3): the Glibc module does not export it (it needs the XSI extensions).
+int wsgate_unlockpt(int fd);
+/// ptsname_r(3), the thread-safe ptsname: the Glibc module does not export it (GNU only).
+/// Returns 0, or an error number (not -1 and errno).
+int wsgate_ptsname_r(int fd, char *buffer, size_t length);
+
 /// Sets SIGPIPE to SIG_IGN process-wide; SIG_IGN is a cast macro Swift cannot import.
 /// Returns 0, or -1 with errno set (sigaction(2)).
 int wsgate_ignore_sigpipe(void);
@@ -60,15 +73,20 @@ struct wsgate_spawn_request {
     const char *working_directory;
     /// Descriptors to install as the child's 0, 1, 2; -1 leaves the inherited one.
     int stdio[3];
+    /// Nonzero when stdio[0] is the slave side of a pseudo-terminal: the child then calls
+    /// setsid() instead of setpgid(0, 0) and makes that terminal its controlling terminal
+    /// (ioctl TIOCSCTTY on descriptor 0).
+    int controlling_terminal;
     /// Out: the errno of the step that failed in the child, 0 when the exec succeeded.
     int error;
     /// Out: the name of that step ("execve", "chdir", "dup2", ...).
     const char *failed_step;
 };
 
-/// Starts a child in its own process group, with default signal dispositions, an empty
-/// signal mask, only descriptors 0-2 open, and PR_SET_PDEATHSIG(SIGKILL) so that it dies
-/// when the spawning thread dies.
+/// Starts a child in its own process group (its own session, with descriptor 0 as its
+/// controlling terminal, when request->controlling_terminal is set), with default signal
+/// dispositions, an empty signal mask, only descriptors 0-2 open, and
+/// PR_SET_PDEATHSIG(SIGKILL) so that it dies when the spawning thread dies.
 ///
 /// Uses clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) on a private stack, as glibc's own
 /// posix_spawn does: no page tables are copied, the parent is suspended until the child has
