@@ -60,13 +60,13 @@ final class ProgramProcess {
          countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
         self.child = try ChildProcess.spawn(
             executable: executable, arguments: command.arguments, environment: environment,
-            standardInput: .pipe, standardOutput: .pipe, // PTY-TODO
+            standardInput: terminal ? .terminal : .pipe, standardOutput: terminal ? .terminal : .pipe,
             standardError: .pipe)
         self.command = command.description
         self.countsTowardLimit = countsTowardLimit
         self.server = server
         self.log = log.with("pid", self.child.pid)
-        if let terminal = Optional<Pipe.End>.none { // PTY-TODO
+        if let terminal = self.child.terminal {
             self.input = nil
             self.output = PipeWatcher(terminal)
         } else {
