@@ -40,7 +40,9 @@ public final class GatewayServer {
     /// The addresses actually listened on (with the real port when the configuration asked for 0).
     public private(set) var boundAddresses: [SocketAddress] = []
 
-    /// Binds every address now, so that a port in use fails here and `boundAddresses` is known before `run`.
+    /// Binds every address and starts every route's long-lived program now, so that a port in use
+    /// or a program that cannot start fails here (as a `StartupError`), and `boundAddresses` is
+    /// known before `run`.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         try EventLoop.ignoreSIGPIPE()
@@ -52,9 +54,15 @@ public final class GatewayServer {
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
             for host in configuration.addresses {
-                let address = try SocketAddress(host: host, port: configuration.port)
-                let socket = try Socket.listen(on: address)
-                let bound = try socket.localAddress
+                let socket: Socket
+                let bound: SocketAddress
+                do {
+                    let address = try SocketAddress(host: host, port: configuration.port)
+                    socket = try Socket.listen(on: address)
+                    bound = try socket.localAddress
+                } catch {
+                    throw StartupError(description: "cannot listen on \(Self.hostAndPort(host, configuration.port)): \(error)")
+                }
                 let listener = Listener(socket: socket, address: bound, server: self)
                 self.listeners.append(listener)
                 listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
@@ -64,7 +72,11 @@ public final class GatewayServer {
                 guard let key = Self.serviceKey(for: route), self.services[key] == nil,
                       let service = self.makeService(for: route) else { continue }
                 self.services[key] = service
-                try service.start()
+                do {
+                    try service.start()
+                } catch {
+                    throw StartupError(description: "cannot start the program of \(route.pattern) (\(route.handler.name)): \(error)")
+                }
             }
         } catch {
             // Every stored property is set by now, so throwing runs `deinit`, which frees `readBuffer`:
@@ -78,6 +90,15 @@ public final class GatewayServer {
 
     deinit {
         self.readBuffer.deallocate()
+    }
+
+    /// Why the gateway could not start: an address it cannot listen on, a program it cannot start.
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private static func hostAndPort(_ host: String, _ port: UInt16) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Stops the gateway from any thread: the loop wakes, then shuts down gracefully.

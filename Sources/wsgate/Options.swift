@@ -147,9 +147,6 @@ func makeRoute(_ path: String, _ handler: String, defaultMode: ProgramMode, forc
         } catch {
             throw OptionParser.Failure(description: "--route \(path): \(error)")
         }
-        guard !command.executable.isEmpty else {
-            throw OptionParser.Failure(description: "--route \(path): no program after '\(written.map { "\($0):" } ?? "")'")
-        }
         let mode = forcedBinary ? .binary : written ?? defaultMode
         return Route(path, .program(try checkedProgram(command), mode: mode))
     }

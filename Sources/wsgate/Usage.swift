@@ -4,8 +4,17 @@ let usage = """
     Serves WebSocket endpoints. HANDLER is a built-in:
       echo        sends every message back
       broadcast   sends every message to every other client on the same path
+    or [MODE:]COMMAND, a program with its arguments, in one of these modes:
+      lines       (default) a process per connection; messages are stdin/stdout lines
+      binary      a process per connection; bytes pass through both ways
+      pty         a process per connection on a pseudo-terminal (each line flushed at once)
+      shared      one process for the route; clients multiplexed with the shared line protocol
+      shared-json one process for the route; the same protocol as JSON objects
+      fanout      one process for the route; each stdout line goes to every client
     A PATH ending in /* matches every path below it: --route '/chat/*=broadcast'
     gives one broadcast room per path.
+      wsgate --route '/chat/*=shared-json:./handlers/chat' --route '/clock=fanout:./handlers/clock'
+      wsgate [flags] [MODE:]COMMAND [ARGS...]   websocketd's form: COMMAND on every path
 
     flags (--flag value or --flag=value; durations like 30s, 500ms, 2m; sizes like 1MiB, 64KiB):
       --route PATH=HANDLER      serve PATH with HANDLER (repeatable)

@@ -20,9 +20,17 @@ do {
     case .help: print(usage, terminator: "")
     case .version: print(version)
     case .serve(let configuration):
+        Allocator.retainFreedMemory()
+        let server: GatewayServer
         do {
-            Allocator.retainFreedMemory()
-            try GatewayServer(configuration: configuration).run()
+            server = try GatewayServer(configuration: configuration)
+        } catch {
+            // Start-up failures read like the command line's: one line, status 2.
+            printError("wsgate: \(error)\n")
+            exit(2)
+        }
+        do {
+            try server.run()
         } catch {
             configuration.log.fatal("server.error", [("error", "\(error)")])
             exit(1)

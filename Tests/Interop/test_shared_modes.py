@@ -14,6 +14,7 @@ import re
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -21,7 +22,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from test_interop import ROOT, TIMEOUT, Wsgate, client, run  # noqa: E402
+from test_interop import BINARY, ROOT, TIMEOUT, Wsgate, client, run  # noqa: E402
 
 MIRROR = shlex.quote(str(ROOT / "Tests" / "Interop" / "programs" / "mirror"))
 
@@ -361,3 +362,45 @@ def test_shutdown_leaves_no_process_behind(gateways, tmp_path):
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in children if alive(pid)]
+
+
+def start_failure(*flags):
+    process = subprocess.run([str(BINARY), "--address", "127.0.0.1", "--port", "0", *flags],
+                             capture_output=True, text=True, timeout=10)
+    return process.returncode, process.stderr
+
+
+def test_mode_mistakes_and_unstartable_programs_stop_wsgate_with_status_2(tmp_path):
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fNOT-AN-EXECUTABLE\x00\x01")
+    garbage.chmod(0o755)
+    status, stderr = start_failure("--route", f"/s=shared:{garbage}")
+    assert status == 2 and stderr.startswith("wsgate: cannot start the program of /s") and "ENOEXEC" in stderr, stderr
+    status, stderr = start_failure("--dir", f"shared:{tmp_path}")
+    assert status == 2 and "--dir" in stderr and "per session" in stderr, stderr
+    status, stderr = start_failure("--binary-route", "/b=pty:cat")
+    assert status == 2 and "the mode is binary, not pty" in stderr, stderr
+    status, stderr = start_failure("--route", "/x=bogus:cat")
+    assert status == 2 and "program 'bogus:cat' not found" in stderr, stderr
+    status, stderr = start_failure("--route", "/x=shared:")
+    assert status == 2 and "--route /x: empty command" in stderr, stderr
+    for stderr in [start_failure("--route", f"/s=shared:{garbage}")[1]]:
+        assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_command_form_takes_a_mode_and_serves_every_path_with_one_program(gateways):
+    server = Wsgate(f"shared:{ROOT / 'Tests' / 'Interop' / 'programs' / 'mirror'}")
+
+    async def main():
+        a, _, pid = await join(server, "/")
+        b, _, other_pid = await join(server, "/any/path")
+        assert pid == other_pid
+        await a.send("!all both")
+        assert await recv(a) == "both" and await recv(b) == "both"
+        await a.close()
+        await b.close()
+
+    try:
+        run(main())
+    finally:
+        server.stop()
