@@ -229,3 +229,17 @@ pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd) {
 int wsgate_tune_allocator(int trim_threshold, int mmap_threshold) {
     return mallopt(M_TRIM_THRESHOLD, trim_threshold) && mallopt(M_MMAP_THRESHOLD, mmap_threshold);
 }
+
+int wsgate_become_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int wsgate_peek_exited_child(pid_t *pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == -1) {
+        return -1;
+    }
+    *pid = info.si_pid;
+    return 0;
+}

@@ -47,6 +47,11 @@ extension GatewayServer {
         public var headers: [(name: String, value: String)] = []
         public var upgradeHeaders: [(name: String, value: String)] = []
         public var refusalHeaders: [(name: String, value: String)] = []
+        /// Contain what programs leave behind (PR_SET_CHILD_SUBREAPER): a daemon a program starts with
+        /// `setsid` is killed when the program's session ends, and every leftover when the gateway
+        /// stops. It makes this process reap children it did not start through the gateway, so it
+        /// is off for embedders whose own code waits for children; the wsgate command turns it on.
+        public var containsOrphans = false
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

@@ -111,6 +111,10 @@ public final class GatewayServer {
     public func run() throws {
         try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
         try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
+        if self.configuration.containsOrphans {
+            try Orphans.becomeSubreaper()
+            try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
+        }
         for address in self.boundAddresses {
             self.configuration.log.info("server.listen", [("address", address)])
         }
@@ -122,6 +126,7 @@ public final class GatewayServer {
         }
         for session in Array(self.sessions.values) { session.teardown(reason: "shutdown") }
         for program in Array(self.programs.values) { program.kill() }
+        if self.configuration.containsOrphans { self.killOrphans(where: { _ in true }) }
         self.closeListeners()
         self.loop.close()
         self.configuration.log.info("server.stopped")
@@ -304,7 +309,28 @@ public final class GatewayServer {
 
     func programDidRelease(_ program: ProgramProcess) {
         self.programs[program.pid] = nil
+        if self.configuration.containsOrphans, let uniqueID = program.uniqueID {
+            // A daemon the program started left its process group; it still carries the session's id.
+            let entry = "UNIQUE_ID=\(uniqueID)"
+            self.killOrphans(where: { Orphans.environment(of: $0, contains: entry) })
+        }
         self.stopIfDrained()
+    }
+
+    /// Kills (with their process groups) the children that are not the gateway's own programs
+    /// (orphans reparented to it) and that `matches` picks.
+    private func killOrphans(where matches: (Int32) -> Bool) {
+        for pid in Orphans.children() where self.programs[pid] == nil && matches(pid) {
+            self.configuration.log.info("process.orphan_killed", [("pid", pid)])
+            sendSignal(.kill, to: pid, group: true)
+            sendSignal(.kill, to: pid)
+        }
+        self.reapOrphans()
+    }
+
+    /// Collects orphans that exited, leaving the gateway's own programs to their pidfd watchers.
+    func reapOrphans() {
+        Orphans.reapExited(sparing: { self.programs[$0] != nil })
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

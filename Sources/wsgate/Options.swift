@@ -114,6 +114,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel)
+    configuration.containsOrphans = true
     return .serve(configuration)
 }
 

@@ -97,6 +97,14 @@ struct wsgate_spawn_request {
 /// request->failed_step names the step and the child has already been reaped).
 pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
+/// prctl is variadic, which Swift cannot call.
+int wsgate_become_child_subreaper(void);
+
+/// waitid(P_ALL, 0, …, WEXITED | WNOHANG | WNOWAIT): the pid of a child that has exited, left
+/// unreaped, or 0 when there is none.
+int wsgate_peek_exited_child(pid_t *pid);
+
 /// mallopt(3) with M_TRIM_THRESHOLD and M_MMAP_THRESHOLD: the Glibc module exports neither.
 int wsgate_tune_allocator(int trim_threshold, int mmap_threshold);
 

@@ -28,6 +28,8 @@ protocol ProgramProcessOwner: AnyObject {
 final class ProgramProcess {
     let child: ChildProcess
     let command: String
+    /// The session's UNIQUE_ID, which the program's descendants inherit: how leftovers are found.
+    let uniqueID: String?
     /// Per-session programs count against `--maxforks`; a route's long-lived program does not.
     let countsTowardLimit: Bool
     unowned let server: GatewayServer
@@ -63,6 +65,7 @@ final class ProgramProcess {
             standardInput: terminal ? .terminal : .pipe, standardOutput: terminal ? .terminal : .pipe,
             standardError: .pipe)
         self.command = command.description
+        self.uniqueID = environment["UNIQUE_ID"]
         self.countsTowardLimit = countsTowardLimit
         self.server = server
         self.log = log.with("pid", self.child.pid)
@@ -276,6 +279,7 @@ final class ProgramProcess {
     private func childExited(_ status: ChildProcess.ExitStatus) {
         self.exitStatus = status
         if self.countsTowardLimit { self.server.childDidExit() }
+        if self.server.configuration.containsOrphans { self.server.reapOrphans() }
         self.log.info("process.exit", [("status", status)])
         // The owner hears of the exit first: releasing lets go of it.
         self.owner?.program(self, didExit: status)

@@ -1,0 +1,83 @@
+"""Containment: what a program starts outside its process group (a daemon, via setsid) does not
+outlive its session, nor wsgate (issue: hardening, "nothing survives a session, really")."""
+
+import asyncio
+import os
+import pathlib
+import shlex
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from test_interop import TIMEOUT, Wsgate, client, run  # noqa: E402
+
+
+def alive(pid):
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def daemonizing_program(tmp_path):
+    """A handler that starts `sleep` in a session of its own (setsid -f: the intermediate process
+    exits, so sleep is an orphan), writes its pid, then serves lines."""
+    pidfile = tmp_path / "daemon.pid"
+    script = tmp_path / "daemonize"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"setsid -f sh -c 'echo $$ > {shlex.quote(str(pidfile))}.tmp; mv {shlex.quote(str(pidfile))}.tmp "
+        f"{shlex.quote(str(pidfile))}; exec sleep 1000' </dev/null >/dev/null 2>&1\n"
+        "echo started\n"
+        "while read -r line; do echo \"$line\"; done\n"
+    )
+    script.chmod(0o755)
+    return script, pidfile
+
+
+def read_pid(pidfile, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not pidfile.exists():
+        assert time.monotonic() < deadline, "the daemon did not start"
+        time.sleep(0.02)
+    return int(pidfile.read_text())
+
+
+def test_daemon_started_by_a_session_dies_with_the_session(tmp_path):
+    script, pidfile = daemonizing_program(tmp_path)
+    server = Wsgate("--route", f"/d={script}")
+    try:
+        async def main():
+            async with client(server.url("/d")) as ws:
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "started"
+                pid = read_pid(pidfile)
+                assert alive(pid)
+                assert os.getsid(pid) == pid  # it left the program's session and group
+            return pid
+
+        pid = run(main())
+        assert wait_gone(pid), f"daemon {pid} outlived its session"
+        assert any("event=process.orphan_killed" in line for line in server.lines)
+    finally:
+        server.stop()
+
+
+def test_daemon_of_a_long_lived_program_dies_with_wsgate(tmp_path):
+    script, pidfile = daemonizing_program(tmp_path)
+    server = Wsgate("--route", f"/f=fanout:{script}")
+    try:
+        pid = read_pid(pidfile)
+        assert alive(pid)
+        server.process.terminate()
+        assert server.wait(timeout=15) == 0
+        assert wait_gone(pid), f"daemon {pid} outlived wsgate"
+    finally:
+        server.stop()
