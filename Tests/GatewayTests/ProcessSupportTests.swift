@@ -110,6 +110,71 @@ struct LineSplitterTests {
         #expect(count == 36)
         #expect(splitter.pendingCount == 100)
     }
+
+    /// Every line or piece that `bytes` comes out as, fed `chunk` bytes at a time, then ended.
+    static func pieces(_ bytes: [UInt8], max: Int, chunk: Int) -> [[UInt8]] {
+        var splitter = LineSplitter(maxLineLength: max)
+        var pieces: [[UInt8]] = []
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + chunk)
+            Array(bytes[start..<end]).withUnsafeBytes { splitter.feed($0) { pieces.append(Array($0)) } }
+            start = end
+        }
+        splitter.finish { pieces.append(Array($0)) }
+        return pieces
+    }
+
+    /// A line of `€` (3 bytes each) at limits that are not multiples of 3: every piece is whole
+    /// characters, as many as fit, and the pieces together are the line, however it was read.
+    @Test(arguments: [4, 5, 7, 8, 100, 1001])
+    func splitterCutsLongLineBetweenCharacters(max: Int) {
+        let line = Array(String(repeating: "€", count: 1000).utf8)
+        for chunk in [line.count + 1, 1, 7, 4096] {
+            let pieces = Self.pieces(line + [0x0A], max: max, chunk: chunk)
+            #expect(pieces.allSatisfy { UTF8Validator.isValid($0) && !$0.isEmpty && $0.count <= max }, "chunk \(chunk)")
+            #expect(Array(pieces.joined()) == line, "chunk \(chunk)")
+            #expect(pieces.count == (1000 + max / 3 - 1) / (max / 3), "chunk \(chunk)")
+        }
+    }
+
+    /// Characters of every width, cut at every small limit: the same pieces whatever the chunking,
+    /// each valid and within the limit, and nothing lost.
+    @Test(arguments: Array(4...13))
+    func splitterPiecesDoNotDependOnChunking(max: Int) {
+        let line = Array(String(repeating: "a¢€😀", count: 40).utf8)
+        let whole = Self.pieces(line, max: max, chunk: line.count)
+        #expect(whole.allSatisfy { UTF8Validator.isValid($0) && !$0.isEmpty && $0.count <= max })
+        #expect(Array(whole.joined()) == line)
+        for chunk in [1, 2, 3, 5, 64] {
+            #expect(Self.pieces(line, max: max, chunk: chunk) == whole, "chunk \(chunk)")
+        }
+    }
+
+    /// Random bytes, valid or not, with newlines: the cuts fall in the same places whatever the
+    /// chunking, no piece is over the limit, and nothing but the newlines is lost.
+    @Test(arguments: [1, 2, 3, 4, 5, 17])
+    func splitterIsChunkingInvariantOnAnyBytes(max: Int) {
+        var generator = SplitMix(seed: UInt64(max))
+        let alphabet: [[UInt8]] = [[0x61], [0x0A], [0xC2, 0xA2], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80],
+                                   [0xE2], [0xE2, 0x82], [0xF0, 0x9F], [0xFF], [0x80], [0xE0, 0x80], [0xED, 0xA0, 0x80]]
+        let bytes = (0..<400).flatMap { _ in alphabet.randomElement(using: &generator)! }
+        let whole = Self.pieces(bytes, max: max, chunk: bytes.count)
+        #expect(whole.allSatisfy { $0.count <= max })
+        #expect(Array(whole.joined()) == bytes.filter { $0 != 0x0A })
+        for chunk in [1, 2, 3, 7] {
+            #expect(Self.pieces(bytes, max: max, chunk: chunk) == whole, "chunk \(chunk)")
+        }
+    }
+
+    /// A cut after bytes that cannot start a valid character is not moved: they are not a character.
+    @Test func splitterCutsAtTheLimitAfterImpossibleBytes() {
+        #expect(Self.pieces([0x61, 0x61, 0xE0, 0x80, 0x80, 0x61], max: 4, chunk: 1)
+            == [[0x61, 0x61, 0xE0, 0x80], [0x80, 0x61]])
+        #expect(Self.pieces([0x61, 0x61, 0x61, 0xF5, 0x61], max: 4, chunk: 6) == [[0x61, 0x61, 0x61, 0xF5], [0x61]])
+        // A character unfinished at the end of the stream is delivered as it is.
+        #expect(Self.pieces([0x61, 0xE2, 0x82], max: 4, chunk: 1) == [[0x61, 0xE2, 0x82]])
+    }
 }
 
 @Suite("CGIEnvironment: websocketd's variables")

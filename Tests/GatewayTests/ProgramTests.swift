@@ -73,6 +73,20 @@ struct ProgramTests {
         #expect(transcript.close?.code == .normalClosure)
     }
 
+    /// A long line of 3-byte characters at a limit that is not a multiple of 3: each message holds as
+    /// many whole characters as fit, and none is cut in two (which would send U+FFFD and lose it).
+    @Test func serverSplitsLongLineBetweenCharacters() throws {
+        let scripts = try ScratchScripts()
+        let program = try scripts.script("euros", "head -c 1000 /dev/zero | tr '\\0' x | sed 's/x/€/g'; echo; echo short")
+        let server = try TestServer(routes: [programRoute("/euros", ProgramCommand(executable: program))]) {
+            $0.maxMessageSize = 1000
+        }
+        let transcript = try readUntilClose(try server.connect("/euros"))
+        let euros = { (count: Int) in String(repeating: "€", count: count) }
+        #expect(transcript.messages == [euros(333), euros(333), euros(333), euros(1), "short"])
+        #expect(transcript.close?.code == .normalClosure)
+    }
+
     @Test func serverDropsCarriageReturnBeforeNewline() throws {
         let scripts = try ScratchScripts()
         let program = try scripts.script("crlf", #"printf 'one\r\ntwo\r\nthree\rfour\n'"#)
