@@ -259,6 +259,17 @@ struct CGIEnvironmentTests {
         #expect(variables["QUERY_STRING"] == "x=1")
         #expect(variables["PATH_TRANSLATED"] == "/chat/room")
     }
+
+    /// httpoxy: programs and their HTTP libraries read HTTP_PROXY as their proxy, so a client's
+    /// `Proxy` header must not set it. The operator's own HTTP_PROXY, passed through, still does.
+    @Test func environmentDropsProxyHeader() {
+        let headers = [("Host", "h"), ("Proxy", "http://evil.example:8080"), ("PROXY", "x")]
+        let variables = CGIEnvironment(Self.request("/", headers: headers), passing: [:]).variables
+        #expect(variables["HTTP_PROXY"] == nil)
+        let passed = CGIEnvironment(Self.request("/", headers: headers),
+                                    passing: ["HTTP_PROXY": "http://proxy.internal:3128"]).variables
+        #expect(passed["HTTP_PROXY"] == "http://proxy.internal:3128")
+    }
 }
 
 @Suite("ScriptDirectory: --dir lookups")

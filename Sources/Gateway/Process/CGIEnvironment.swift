@@ -4,7 +4,10 @@ import WebSocket
 /// variables of wsgate's own environment that the operator passes through.
 ///
 /// Values have newlines replaced by spaces and are trimmed, as websocketd does, so a header cannot
-/// smuggle a second line into a variable.
+/// smuggle a second line into a variable. Deliberately unlike websocketd:
+///
+/// - A `Proxy` request header does not become HTTP_PROXY (httpoxy, CVE-2016-5385): programs and
+///   their HTTP libraries take that variable as their proxy. Apache and nginx drop it too.
 struct CGIEnvironment {
     var variables: [String: String] = [:]
 
@@ -47,7 +50,7 @@ struct CGIEnvironment {
         if request.tls { self.set("HTTPS", "on") }
         var headers: [String: [String]] = [:]
         var order: [String] = []
-        for (name, value) in head.headers {
+        for (name, value) in head.headers where Self.isPassedHeader(name) {
             let key = "HTTP_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
             if headers[key] == nil { order.append(key) }
             headers[key, default: []].append(value)
@@ -55,6 +58,11 @@ struct CGIEnvironment {
         for key in order where self.variables[key] == nil {
             self.set(key, headers[key]!.map(Self.cleaned).joined(separator: ", "))
         }
+    }
+
+    /// Whether a request header becomes an HTTP_* variable: it is not `Proxy` (see the type's comment).
+    static func isPassedHeader(_ name: String) -> Bool {
+        !(name.utf8.count == 5 && name.lowercased() == "proxy")
     }
 
     private mutating func set(_ name: String, _ value: String) {
