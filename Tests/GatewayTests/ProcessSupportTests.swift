@@ -270,6 +270,20 @@ struct CGIEnvironmentTests {
                                     passing: ["HTTP_PROXY": "http://proxy.internal:3128"]).variables
         #expect(passed["HTTP_PROXY"] == "http://proxy.internal:3128")
     }
+
+    /// `X_Api_Key` would become the same HTTP_X_API_KEY as `X-Api-Key` and could stand in for a
+    /// header a proxy in front checked or set: names with anything but letters, digits and `-`
+    /// are dropped, whichever comes first.
+    @Test(arguments: [
+        [("X-Api-Key", "checked"), ("X_Api_Key", "smuggled")],
+        [("X_Api_Key", "smuggled"), ("X-Api-Key", "checked")],
+    ])
+    func environmentDropsHeaderNamesWithUnderscores(_ apiKeys: [(String, String)]) {
+        let headers = [("Host", "h")] + apiKeys + [("X.Dotted", "x"), ("X~Tilde", "y")]
+        let variables = CGIEnvironment(Self.request("/", headers: headers), passing: [:]).variables
+        #expect(variables["HTTP_X_API_KEY"] == "checked")
+        #expect(variables.keys.filter { $0.hasPrefix("HTTP_") }.sorted() == ["HTTP_HOST", "HTTP_X_API_KEY"])
+    }
 }
 
 @Suite("ScriptDirectory: --dir lookups")

@@ -8,6 +8,9 @@ import WebSocket
 ///
 /// - A `Proxy` request header does not become HTTP_PROXY (httpoxy, CVE-2016-5385): programs and
 ///   their HTTP libraries take that variable as their proxy. Apache and nginx drop it too.
+/// - A header whose name has anything but letters, digits and `-` is dropped (Apache 2.4's rule; nginx
+///   drops names with `_` by default). `X_Api_Key` would otherwise land in the same HTTP_X_API_KEY as
+///   `X-Api-Key`, and could stand in for a header that a proxy in front checked or set.
 struct CGIEnvironment {
     var variables: [String: String] = [:]
 
@@ -60,9 +63,19 @@ struct CGIEnvironment {
         }
     }
 
-    /// Whether a request header becomes an HTTP_* variable: it is not `Proxy` (see the type's comment).
+    /// Whether a request header becomes an HTTP_* variable: its name is letters, digits and `-`
+    /// only, and it is not `Proxy` (see the type's comment).
     static func isPassedHeader(_ name: String) -> Bool {
-        !(name.utf8.count == 5 && name.lowercased() == "proxy")
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+                continue
+            default:
+                return false
+            }
+        }
+        return !(name.utf8.count == 5 && name.lowercased() == "proxy")
     }
 
     private mutating func set(_ name: String, _ value: String) {
