@@ -284,6 +284,22 @@ struct CGIEnvironmentTests {
         #expect(variables["HTTP_X_API_KEY"] == "checked")
         #expect(variables.keys.filter { $0.hasPrefix("HTTP_") }.sorted() == ["HTTP_HOST", "HTTP_X_API_KEY"])
     }
+
+    /// --passenv passes the operator's variables, never in place of one wsgate sets itself: HTTPS
+    /// from the parent would tell a program on plain HTTP that it is on TLS.
+    @Test func environmentNeverLetsPassedVariablesReplaceItsOwn() {
+        let inherited = ["HTTPS": "on", "REMOTE_ADDR": "6.6.6.6", "SERVER_SOFTWARE": "fake", "PATH_INFO": "/etc",
+                         "GATEWAY_INTERFACE": "x", "UNIQUE_ID": "1", "CONTENT_LENGTH": "9", "KEEP": "kept"]
+        let variables = CGIEnvironment(Self.request("/"), passing: inherited).variables
+        #expect(variables["HTTPS"] == nil)
+        #expect(variables["REMOTE_ADDR"] == "10.0.0.1")
+        #expect(variables["SERVER_SOFTWARE"] == "wsgate/test")
+        #expect(variables["PATH_INFO"] == "/room")
+        #expect(variables["GATEWAY_INTERFACE"] == "CGI/1.1")
+        #expect(variables["UNIQUE_ID"] == "42")
+        #expect(variables["CONTENT_LENGTH"] == "")
+        #expect(variables["KEEP"] == "kept")
+    }
 }
 
 @Suite("ScriptDirectory: --dir lookups")

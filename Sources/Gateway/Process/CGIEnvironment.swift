@@ -11,6 +11,7 @@ import WebSocket
 /// - A header whose name has anything but letters, digits and `-` is dropped (Apache 2.4's rule; nginx
 ///   drops names with `_` by default). `X_Api_Key` would otherwise land in the same HTTP_X_API_KEY as
 ///   `X-Api-Key`, and could stand in for a header that a proxy in front checked or set.
+/// - A passed-through variable never replaces one that wsgate sets itself, HTTPS included.
 struct CGIEnvironment {
     var variables: [String: String] = [:]
 
@@ -27,8 +28,6 @@ struct CGIEnvironment {
     }
 
     init(_ request: Request, passing inherited: [String: String]) {
-        // Parent variables first: the request's own variables win over an inherited one of the same name.
-        for (name, value) in inherited { self.variables[name] = value }
         let head = request.head
         let (serverName, serverPort) = Self.hostAndPort(head["Host"] ?? "", tls: request.tls, fallbackPort: request.localPort)
         self.set("SERVER_SOFTWARE", request.serverSoftware)
@@ -51,6 +50,12 @@ struct CGIEnvironment {
             self.set(name, "")
         }
         if request.tls { self.set("HTTPS", "on") }
+        // The operator's variables next, never in place of one set above. HTTPS is wsgate's even
+        // when it is not set: it says whether TLS is on.
+        for (name, value) in inherited where self.variables[name] == nil && name != "HTTPS" {
+            self.variables[name] = value
+        }
+        // The request's headers last: a passed-through HTTP_* is the operator's, and wins.
         var headers: [String: [String]] = [:]
         var order: [String] = []
         for (name, value) in head.headers where Self.isPassedHeader(name) {
