@@ -221,7 +221,7 @@ struct CGIEnvironmentTests {
 
     @Test func environmentReplacesNewlinesInValues() {
         let variables = CGIEnvironment(Self.request("/", headers: [("X-Evil", "a\nB=c\r\nd")]), passing: [:]).variables
-        #expect(variables["HTTP_X_EVIL"] == "a B=c d")
+        #expect(variables["HTTP_X_EVIL"] == "a B=c  d")
     }
 
     /// Request variables win over passed-through ones of the same name; others pass unchanged.
@@ -299,6 +299,19 @@ struct CGIEnvironmentTests {
         #expect(variables["UNIQUE_ID"] == "42")
         #expect(variables["CONTENT_LENGTH"] == "")
         #expect(variables["KEEP"] == "kept")
+    }
+
+    /// websocketd's --passenv: an empty variable is not passed, a value has each CR and LF turned
+    /// into a space and surrounding white space trimmed, and one left empty by that is not passed.
+    @Test func environmentCleansPassedVariablesAsWebsocketdDoes() {
+        let inherited = ["EMPTY": "", "BLANK": " \r\n\t", "PADDED": " \u{0B}value\u{A0} ",
+                         "LINES": "one\ntwo\r\nthree\n", "PLAIN": "a  b"]
+        let variables = CGIEnvironment(Self.request("/"), passing: inherited).variables
+        #expect(variables["EMPTY"] == nil)
+        #expect(variables["BLANK"] == nil)
+        #expect(variables["PADDED"] == "value")
+        #expect(variables["LINES"] == "one two  three")
+        #expect(variables["PLAIN"] == "a  b")
     }
 }
 
