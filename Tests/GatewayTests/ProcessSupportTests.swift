@@ -344,6 +344,43 @@ struct ScriptDirectoryLookupTests {
         try scripts.script("sub/deep", "echo hi")
         #expect(Gateway.ScriptDirectory.lookup(path, in: scripts.path) == .notFound("invalid path"))
     }
+
+    /// A link inside the directory that leads out of it is not served, whether it names a program, a
+    /// directory of programs or /bin/sh; a link that stays inside is.
+    @Test func lookupRefusesLinksLeadingOutOfTheDirectory() throws {
+        let outside = try ScratchScripts()
+        try outside.script("prog", "echo outside")
+        let scripts = try ScratchScripts()
+        try scripts.script("real/prog", "echo inside")
+        let root = scripts.path
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: root + "/file", withDestinationPath: outside.path + "/prog")
+        try manager.createSymbolicLink(atPath: root + "/dir", withDestinationPath: outside.path)
+        try manager.createSymbolicLink(atPath: root + "/sh", withDestinationPath: "/bin/sh")
+        try manager.createSymbolicLink(atPath: root + "/up", withDestinationPath: "../" + (outside.path as NSString).lastPathComponent)
+        try manager.createSymbolicLink(atPath: root + "/alias", withDestinationPath: "real/prog")
+        try manager.createSymbolicLink(atPath: root + "/again", withDestinationPath: root + "/real")
+        for path in ["/file", "/dir/prog", "/sh", "/sh/x", "/up/prog", "/dir"] {
+            guard case .notFound = Gateway.ScriptDirectory.lookup(path, in: root) else {
+                Issue.record("\(path) was served from outside the directory")
+                continue
+            }
+        }
+        #expect(Gateway.ScriptDirectory.lookup("/alias/x", in: root)
+            == .found(file: root + "/alias", scriptName: "/alias", pathInfo: "/x"))
+        #expect(Gateway.ScriptDirectory.lookup("/again/prog", in: root)
+            == .found(file: root + "/again/prog", scriptName: "/again/prog", pathInfo: ""))
+    }
+
+    /// The directory itself may be reached through a link: only where a program leads matters.
+    @Test func lookupServesDirectoryNamedThroughALink() throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("real/hello", "echo hi")
+        let link = scripts.path + "/link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scripts.path + "/real")
+        #expect(Gateway.ScriptDirectory.lookup("/hello", in: link)
+            == .found(file: link + "/hello", scriptName: "/hello", pathInfo: ""))
+    }
 }
 
 @Suite("OriginPolicy: --origin and --sameorigin")
