@@ -381,6 +381,27 @@ struct ScriptDirectoryLookupTests {
         #expect(Gateway.ScriptDirectory.lookup("/hello", in: link)
             == .found(file: link + "/hello", scriptName: "/hello", pathInfo: ""))
     }
+
+    /// `..` in PATH_INFO is refused too, spelled out or percent-encoded, so a program that joins
+    /// PATH_INFO to a directory of its own cannot be walked out of it.
+    @Test(arguments: ["/hello/..", "/hello/../../etc/passwd", "/hello/a/../b", "/hello/%2e%2E/x", "/hello/.%2e",
+                      "/hello/a%2f..%2Fb"])
+    func lookupRefusesDotDotInPathInfo(_ path: String) throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        #expect(Gateway.ScriptDirectory.lookup(path, in: scripts.path) == .notFound("invalid path"))
+    }
+
+    @Test(arguments: ["/hello/a..b", "/hello/.../x", "/hello/./x", "/hello/%2e"])
+    func lookupKeepsPathInfoWithoutDotDotSegments(_ path: String) throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        guard case .found(_, "/hello", let pathInfo) = Gateway.ScriptDirectory.lookup(path, in: scripts.path) else {
+            Issue.record("\(path) was refused")
+            return
+        }
+        #expect("/hello" + pathInfo == path)
+    }
 }
 
 @Suite("OriginPolicy: --origin and --sameorigin")
