@@ -170,7 +170,7 @@ extension Session: EventHandler {
         var response = response
         response.headers.append(contentsOf: self.server.configuration.headers)
         response.headers.append(contentsOf: self.server.configuration.refusalHeaders)
-        self.queue.append(response.serialized())
+        self.queue.appendHTTPResponse(response.serialized())
         self.endOfStreamRequested = true
     }
 
