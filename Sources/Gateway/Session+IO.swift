@@ -130,9 +130,11 @@ extension Session: EventHandler {
         let limit = self.server.configuration.maxQueuedBytes
         if self.readingPaused && self.queue.count <= limit / 2 {
             self.readingPaused = false
+            self.log.debug("session.read_resumed", [("cause", "send_queue")])
             self.handler?.sessionDidDrainOutput(self)
         } else if !self.readingPaused && self.queue.count > limit {
             self.readingPaused = true
+            self.log.debug("session.read_paused", [("cause", "send_queue"), ("queued_bytes", self.queue.count)])
         }
         self.updateInterest()
     }

@@ -122,6 +122,7 @@ public final class Session {
     func pauseReadingForHandler(_ paused: Bool) {
         guard self.readingPausedByHandler != paused else { return }
         self.readingPausedByHandler = paused
+        self.log.debug(paused ? "session.read_paused" : "session.read_resumed", [("cause", "handler")])
         if !paused, case .open = self.phase { self.server.loop.runSoon { [self] in self.handle(.readable) } }
         self.updateInterest()
     }
