@@ -5,6 +5,14 @@ extension Session: EventHandler {
     public func handle(_ readiness: Readiness) {
         self.isHandlingReadiness = true
         defer { self.isHandlingReadiness = false }
+        if !readiness.isDisjoint(with: [.hangup, .error]) && (self.readingPaused || self.readingPausedByHandler) {
+            // The client left while it was not being read: what it sent last will never be read
+            // (and cannot be, while paused), and it waits for nothing more. End the session now
+            // rather than at the next keepalive, which may never come.
+            self.log.debug("session.hangup_while_paused", [("readiness", readiness)])
+            self.receivedEOF()
+            return
+        }
         if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
             self.readAvailable()
         }
@@ -153,8 +161,8 @@ extension Session: EventHandler {
 
     func updateInterest() {
         guard let registration = self.registration else { return }
-        var interest: Interest = []
-        if !self.readingPaused && !self.readingPausedByHandler { interest.insert(.readable) }
+        // Paused, the client is not read, but its leaving is still watched for (see `handle`).
+        var interest: Interest = self.readingPaused || self.readingPausedByHandler ? .hangup : .readable
         if !self.queue.isEmpty { interest.insert(.writable) }
         do {
             try self.server.loop.modify(registration, interest: interest)
