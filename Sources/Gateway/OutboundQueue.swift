@@ -4,11 +4,15 @@ import Reactor
 ///
 /// Control frames may jump ahead of queued data, but only at a frame boundary: never in front of a
 /// chunk that is already partly written. Every chunk holds whole frames, which is what makes that safe.
+/// Nor do they pass the HTTP response, which the client must read before any frame, or control
+/// frames queued before them, which keep their order.
 struct OutboundQueue {
     private var chunks: [[UInt8]] = []
     private var head = 0
     /// Bytes of `chunks[head]` already written.
     private var headOffset = 0
+    /// Chunks before this index are never passed: the HTTP response and urgent frames already queued.
+    private var fence = 0
     /// Bytes queued and not yet written.
     private(set) var count = 0
 
@@ -20,17 +24,27 @@ struct OutboundQueue {
         self.count += bytes.count
     }
 
-    /// Queues control frames ahead of every chunk not yet started.
+    /// Queues the HTTP response (the 101, or a refusal): nothing queued later goes before it.
+    mutating func appendHTTPResponse(_ bytes: [UInt8]) {
+        self.append(bytes)
+        self.fence = self.chunks.count
+    }
+
+    /// Queues control frames ahead of every data chunk not yet started, behind the HTTP response
+    /// and any control frames queued before.
     mutating func appendUrgent(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        let position = self.headOffset == 0 ? self.head : self.head + 1
-        self.chunks.insert(bytes, at: min(position, self.chunks.count))
+        let started = self.headOffset == 0 ? self.head : self.head + 1
+        let position = min(max(started, self.fence), self.chunks.count)
+        self.chunks.insert(bytes, at: position)
+        self.fence = position + 1
         self.count += bytes.count
     }
 
-    /// Drops every chunk not yet started, keeping a partly written one so the stream stays framed.
+    /// Drops every chunk not yet started, keeping a partly written one so the stream stays framed,
+    /// and the HTTP response and control frames.
     mutating func dropUnstarted() {
-        let keep = self.headOffset > 0 ? self.head + 1 : self.head
+        let keep = max(self.headOffset > 0 ? self.head + 1 : self.head, min(self.fence, self.chunks.count))
         self.chunks.removeSubrange(keep...)
         self.count = self.chunks[self.head...].reduce(0) { $0 + $1.count } - self.headOffset
     }
@@ -65,8 +79,10 @@ struct OutboundQueue {
         if self.head == self.chunks.count {
             self.chunks.removeAll(keepingCapacity: self.chunks.capacity <= 16)
             self.head = 0
+            self.fence = 0
         } else if self.head >= 64 {
             self.chunks.removeSubrange(0..<self.head)
+            self.fence = max(0, self.fence - self.head)
             self.head = 0
         }
     }

@@ -40,7 +40,7 @@ extension Session {
             side: .server, configuration: .init(maxMessageSize: self.server.configuration.maxMessageSize),
             log: self.log.enabled(.debug) ? self.connectionLog() : nil)
         self.phase = .open(connection)
-        self.queue.append(accepted.response.serialized())
+        self.queue.appendHTTPResponse(accepted.response.serialized())
         self.log = self.log.with("path", self.path)
         self.log.access("session.open", [
             ("handler", self.handlerName), ("subprotocol", accepted.subprotocol ?? "-"),

@@ -5,6 +5,14 @@ extension Session: EventHandler {
     public func handle(_ readiness: Readiness) {
         self.isHandlingReadiness = true
         defer { self.isHandlingReadiness = false }
+        if !readiness.isDisjoint(with: [.hangup, .error]) && (self.readingPaused || self.readingPausedByHandler) {
+            // The client left while it was not being read: what it sent last will never be read
+            // (and cannot be, while paused), and it waits for nothing more. End the session now
+            // rather than at the next keepalive, which may never come.
+            self.log.debug("session.hangup_while_paused", [("readiness", readiness)])
+            self.receivedEOF()
+            return
+        }
         if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
             self.readAvailable()
         }
@@ -130,9 +138,11 @@ extension Session: EventHandler {
         let limit = self.server.configuration.maxQueuedBytes
         if self.readingPaused && self.queue.count <= limit / 2 {
             self.readingPaused = false
+            self.log.debug("session.read_resumed", [("cause", "send_queue")])
             self.handler?.sessionDidDrainOutput(self)
         } else if !self.readingPaused && self.queue.count > limit {
             self.readingPaused = true
+            self.log.debug("session.read_paused", [("cause", "send_queue"), ("queued_bytes", self.queue.count)])
         }
         self.updateInterest()
     }
@@ -151,8 +161,8 @@ extension Session: EventHandler {
 
     func updateInterest() {
         guard let registration = self.registration else { return }
-        var interest: Interest = []
-        if !self.readingPaused && !self.readingPausedByHandler { interest.insert(.readable) }
+        // Paused, the client is not read, but its leaving is still watched for (see `handle`).
+        var interest: Interest = self.readingPaused || self.readingPausedByHandler ? .hangup : .readable
         if !self.queue.isEmpty { interest.insert(.writable) }
         do {
             try self.server.loop.modify(registration, interest: interest)
@@ -170,7 +180,7 @@ extension Session: EventHandler {
         var response = response
         response.headers.append(contentsOf: self.server.configuration.headers)
         response.headers.append(contentsOf: self.server.configuration.refusalHeaders)
-        self.queue.append(response.serialized())
+        self.queue.appendHTTPResponse(response.serialized())
         self.endOfStreamRequested = true
     }
 

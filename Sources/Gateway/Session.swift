@@ -122,6 +122,7 @@ public final class Session {
     func pauseReadingForHandler(_ paused: Bool) {
         guard self.readingPausedByHandler != paused else { return }
         self.readingPausedByHandler = paused
+        self.log.debug(paused ? "session.read_paused" : "session.read_resumed", [("cause", "handler")])
         if !paused, case .open = self.phase { self.server.loop.runSoon { [self] in self.handle(.readable) } }
         self.updateInterest()
     }
@@ -134,9 +135,22 @@ public final class Session {
     }
 
     /// Starts the closing handshake; the session ends when the client answers or the close timeout passes.
+    ///
+    /// A code that may not be sent (`CloseCode.isAllowedOnWire`: 1005, 1006 and 1015 stand for what
+    /// happened to a connection, RFC 6455 §7.4.1; 1004, the unassigned codes below 3000 and those
+    /// from 5000 up are not for sending) is a handler's mistake and costs only its own session, not
+    /// the server: 1005, "no status", sends a close frame without a code (and so without the reason),
+    /// which the client reports as 1005; any other closes with 1011 and the reason. Both are logged
+    /// as `session.unsendable_close_code`.
     public func close(code: CloseCode = .normalClosure, reason: String = "") {
         guard let connection = self.connection, connection.state == .open else { return }
-        try? connection.close(code: code, reason: reason)
+        var sent: CloseCode? = code
+        if !code.isAllowedOnWire {
+            sent = code == .noStatusReceived ? nil : .internalError
+            self.log.error("session.unsendable_close_code",
+                           [("code", code.rawValue), ("sent", sent.map { String($0.rawValue) } ?? "none")])
+        }
+        try? connection.close(code: sent, reason: reason)
         self.outputChanged()
     }
 

@@ -17,6 +17,15 @@ public enum FileStatus: Equatable, Sendable {
         default: self = .other
         }
     }
+
+    /// The absolute path `path` names once every symbolic link, `.` and `..` in it is resolved, or
+    /// nil when it does not exist or cannot be reached.
+    /// The corresponding C function is `realpath(3)`.
+    public static func realPath(of path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }
 
 extension FileDescriptor {

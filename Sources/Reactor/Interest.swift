@@ -14,9 +14,14 @@ public struct Interest: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let readable = Interest(rawValue: 1 << 0)
     /// Wake when a write would not block (the kernel buffer has room).
     public static let writable = Interest(rawValue: 1 << 1)
+    /// Wake when the peer has closed its side or the connection is gone, but not for data: for a
+    /// reader that has paused yet must notice a peer that leaves. Level-triggered, it wakes again
+    /// and again until acted on, so its handler must act at once (close, or stop watching).
+    public static let hangup = Interest(rawValue: 1 << 2)
 
-    /// The epoll mask. EPOLLRDHUP comes with `.readable` only: level-triggered, it would fire
-    /// forever for a writer that has stopped reading.
+    /// The epoll mask. EPOLLRDHUP comes with `.readable` and `.hangup` only: level-triggered, it
+    /// would fire forever for a writer that has stopped reading. EPOLLHUP and EPOLLERR the kernel
+    /// reports whatever the mask, as long as the descriptor is in the set.
     @inlinable
     var epollEvents: UInt32 {
         var events: UInt32 = 0
@@ -26,16 +31,18 @@ public struct Interest: OptionSet, Hashable, Sendable, CustomStringConvertible {
         if self.contains(.writable) {
             events |= EPOLLOUT.rawValue
         }
+        if self.contains(.hangup) {
+            events |= EPOLLRDHUP.rawValue
+        }
         return events
     }
 
     public var description: String {
-        switch self {
-        case []: "[]"
-        case .readable: "[readable]"
-        case .writable: "[writable]"
-        default: "[readable, writable]"
-        }
+        var names: [String] = []
+        if self.contains(.readable) { names.append("readable") }
+        if self.contains(.writable) { names.append("writable") }
+        if self.contains(.hangup) { names.append("hangup") }
+        return "[\(names.joined(separator: ", "))]"
     }
 }
 

@@ -11,15 +11,26 @@ extension Socket {
         let count = min(chunks.count, 64)
         guard count > 0 else { return .processed(0) }
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors throws(SystemError) in
-            for (index, chunk) in chunks.prefix(count).enumerated() {
-                let skip = index == 0 ? offset : 0
-                // The arrays outlive the call: the caller holds them in its slice.
-                chunk.withUnsafeBytes { bytes in
-                    vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + skip),
-                                           iov_len: bytes.count - skip)
-                }
-            }
-            return try self.writev(UnsafeBufferPointer(vectors))
+            try self.writev(chunks.prefix(count), skippingFirst: offset, filling: vectors, from: 0)
         }
+    }
+
+    /// Points `vectors[index]` at the first of `chunks` and recurses for the rest, making the call
+    /// from the innermost closure: an array's bytes are only valid inside its `withUnsafeBytes`, so
+    /// every pointer is used while the closure that lent it is still running. Nothing is allocated;
+    /// the recursion is at most 64 deep.
+    private func writev(_ chunks: ArraySlice<[UInt8]>, skippingFirst offset: Int,
+                        filling vectors: UnsafeMutableBufferPointer<iovec>, from index: Int) throws(SystemError)
+        -> IOResult<Int>
+    {
+        guard let chunk = chunks.first else { return try self.writev(UnsafeBufferPointer(rebasing: vectors[..<index])) }
+        let result = chunk.withUnsafeBytes { bytes in
+            vectors[index] = iovec(iov_base: bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0 + offset) },
+                                   iov_len: bytes.count - offset)
+            return Result { () throws(SystemError) in
+                try self.writev(chunks.dropFirst(), skippingFirst: 0, filling: vectors, from: index + 1)
+            }
+        }
+        return try result.get()
     }
 }

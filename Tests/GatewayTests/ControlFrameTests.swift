@@ -111,4 +111,20 @@ struct ControlFrameTests {
         #expect(try client.waitForClose()?.code == .goingAway)
         #expect(Date().timeIntervalSince(started) >= 0.25)
     }
+
+    /// A ping in the same segment as the request is answered after the 101, never before it: the
+    /// pong may pass queued messages but not the HTTP response. Pings of a later read, while the
+    /// 101 is still unwritten, cannot be set up from outside; the queue's own tests cover that.
+    @Test func serverWrites101BeforePongToPingSentWithTheRequest() throws {
+        let server = try TestServer(routes: [Route("/echo", .echo)])
+        let raw = try RawClient(port: server.port)
+        let request = Array(upgradeRequest("/echo").utf8)
+        let pipelined = clientFrame(0x89, [1, 2, 3]) + clientFrame(0x81, Array("early".utf8)) + clientFrame(0x89, [4])
+        var bytes = try raw.upgradeSending(request + pipelined)
+        #expect(eventually {
+            bytes += (try? raw.receive(timeout: 0.05)) ?? []
+            return serverEvents(bytes).count >= 3
+        })
+        #expect(serverEvents(bytes) == [.pong([1, 2, 3]), .pong([4]), .text("early")])
+    }
 }

@@ -43,6 +43,8 @@ final class UpperHandler: SessionHandler {
     func session(_ session: Session, didReceive message: Message) {
         switch message {
         case .text("bye"): session.close(code: CloseCode(4001), reason: "told to")
+        case .text(let text) where text.hasPrefix("close "):
+            session.close(code: CloseCode(UInt16(text.dropFirst(6))!), reason: "asked for \(text.dropFirst(6))")
         case .text(let text): session.send(text: text.uppercased())
         case .binary(let bytes): session.send(binary: bytes.reversed())
         }
@@ -138,5 +140,28 @@ struct EmbeddingTests {
         #expect(record.closes.count == 5)
         #expect(Set(record.closes.map(\.id)) == Set(record.opens))
         #expect(record.closes.allSatisfy { $0.code == .goingAway })
+    }
+
+    /// 1005, 1006 and 1015 stand for what happened to a connection and may never be sent (RFC 6455
+    /// §7.4.1), nor may reserved codes: a handler asking for one must not bring the server down.
+    /// 1005 ("no code") sends a close frame without a code; any other closes with 1011, and the log
+    /// says what the handler asked for. The server goes on serving.
+    @Test(arguments: [(1005, nil), (1006, 1011), (1015, 1011), (1004, 1011), (999, 1011), (2999, 1011),
+                      (5000, 1011)] as [(UInt16, UInt16?)])
+    func customHandlerClosingWithUnsendableCodeDoesNotStopTheServer(asked: UInt16, sent: UInt16?) throws {
+        let record = HandlerRecord()
+        let server = try self.makeServer(record)
+        let client = try server.connect("/upper")
+        _ = try client.receiveMessage()
+        try client.send(text: "close \(asked)")
+        let close = try #require(try client.waitForClose())
+        #expect(close.code == sent.map { CloseCode($0) })
+        #expect(close.reason == (sent == nil ? "" : "asked for \(asked)"))
+        #expect(waitForLogLine(server, event: "session.unsendable_close_code", containing: "code=\(asked)") != nil)
+
+        let next = try server.connect("/upper")
+        #expect(try next.receiveMessage() == .text("welcome -"))
+        try next.send(text: "still up")
+        #expect(try next.receiveMessage() == .text("STILL UP"))
     }
 }

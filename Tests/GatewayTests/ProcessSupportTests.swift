@@ -110,6 +110,71 @@ struct LineSplitterTests {
         #expect(count == 36)
         #expect(splitter.pendingCount == 100)
     }
+
+    /// Every line or piece that `bytes` comes out as, fed `chunk` bytes at a time, then ended.
+    static func pieces(_ bytes: [UInt8], max: Int, chunk: Int) -> [[UInt8]] {
+        var splitter = LineSplitter(maxLineLength: max)
+        var pieces: [[UInt8]] = []
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + chunk)
+            Array(bytes[start..<end]).withUnsafeBytes { splitter.feed($0) { pieces.append(Array($0)) } }
+            start = end
+        }
+        splitter.finish { pieces.append(Array($0)) }
+        return pieces
+    }
+
+    /// A line of `€` (3 bytes each) at limits that are not multiples of 3: every piece is whole
+    /// characters, as many as fit, and the pieces together are the line, however it was read.
+    @Test(arguments: [4, 5, 7, 8, 100, 1001])
+    func splitterCutsLongLineBetweenCharacters(max: Int) {
+        let line = Array(String(repeating: "€", count: 1000).utf8)
+        for chunk in [line.count + 1, 1, 7, 4096] {
+            let pieces = Self.pieces(line + [0x0A], max: max, chunk: chunk)
+            #expect(pieces.allSatisfy { UTF8Validator.isValid($0) && !$0.isEmpty && $0.count <= max }, "chunk \(chunk)")
+            #expect(Array(pieces.joined()) == line, "chunk \(chunk)")
+            #expect(pieces.count == (1000 + max / 3 - 1) / (max / 3), "chunk \(chunk)")
+        }
+    }
+
+    /// Characters of every width, cut at every small limit: the same pieces whatever the chunking,
+    /// each valid and within the limit, and nothing lost.
+    @Test(arguments: Array(4...13))
+    func splitterPiecesDoNotDependOnChunking(max: Int) {
+        let line = Array(String(repeating: "a¢€😀", count: 40).utf8)
+        let whole = Self.pieces(line, max: max, chunk: line.count)
+        #expect(whole.allSatisfy { UTF8Validator.isValid($0) && !$0.isEmpty && $0.count <= max })
+        #expect(Array(whole.joined()) == line)
+        for chunk in [1, 2, 3, 5, 64] {
+            #expect(Self.pieces(line, max: max, chunk: chunk) == whole, "chunk \(chunk)")
+        }
+    }
+
+    /// Random bytes, valid or not, with newlines: the cuts fall in the same places whatever the
+    /// chunking, no piece is over the limit, and nothing but the newlines is lost.
+    @Test(arguments: [1, 2, 3, 4, 5, 17])
+    func splitterIsChunkingInvariantOnAnyBytes(max: Int) {
+        var generator = SplitMix(seed: UInt64(max))
+        let alphabet: [[UInt8]] = [[0x61], [0x0A], [0xC2, 0xA2], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80],
+                                   [0xE2], [0xE2, 0x82], [0xF0, 0x9F], [0xFF], [0x80], [0xE0, 0x80], [0xED, 0xA0, 0x80]]
+        let bytes = (0..<400).flatMap { _ in alphabet.randomElement(using: &generator)! }
+        let whole = Self.pieces(bytes, max: max, chunk: bytes.count)
+        #expect(whole.allSatisfy { $0.count <= max })
+        #expect(Array(whole.joined()) == bytes.filter { $0 != 0x0A })
+        for chunk in [1, 2, 3, 7] {
+            #expect(Self.pieces(bytes, max: max, chunk: chunk) == whole, "chunk \(chunk)")
+        }
+    }
+
+    /// A cut after bytes that cannot start a valid character is not moved: they are not a character.
+    @Test func splitterCutsAtTheLimitAfterImpossibleBytes() {
+        #expect(Self.pieces([0x61, 0x61, 0xE0, 0x80, 0x80, 0x61], max: 4, chunk: 1)
+            == [[0x61, 0x61, 0xE0, 0x80], [0x80, 0x61]])
+        #expect(Self.pieces([0x61, 0x61, 0x61, 0xF5, 0x61], max: 4, chunk: 6) == [[0x61, 0x61, 0x61, 0xF5], [0x61]])
+        // A character unfinished at the end of the stream is delivered as it is.
+        #expect(Self.pieces([0x61, 0xE2, 0x82], max: 4, chunk: 1) == [[0x61, 0xE2, 0x82]])
+    }
 }
 
 @Suite("CGIEnvironment: websocketd's variables")
@@ -156,7 +221,7 @@ struct CGIEnvironmentTests {
 
     @Test func environmentReplacesNewlinesInValues() {
         let variables = CGIEnvironment(Self.request("/", headers: [("X-Evil", "a\nB=c\r\nd")]), passing: [:]).variables
-        #expect(variables["HTTP_X_EVIL"] == "a B=c d")
+        #expect(variables["HTTP_X_EVIL"] == "a B=c  d")
     }
 
     /// Request variables win over passed-through ones of the same name; others pass unchanged.
@@ -194,6 +259,60 @@ struct CGIEnvironmentTests {
         #expect(variables["QUERY_STRING"] == "x=1")
         #expect(variables["PATH_TRANSLATED"] == "/chat/room")
     }
+
+    /// httpoxy: programs and their HTTP libraries read HTTP_PROXY as their proxy, so a client's
+    /// `Proxy` header must not set it. The operator's own HTTP_PROXY, passed through, still does.
+    @Test func environmentDropsProxyHeader() {
+        let headers = [("Host", "h"), ("Proxy", "http://evil.example:8080"), ("PROXY", "x")]
+        let variables = CGIEnvironment(Self.request("/", headers: headers), passing: [:]).variables
+        #expect(variables["HTTP_PROXY"] == nil)
+        let passed = CGIEnvironment(Self.request("/", headers: headers),
+                                    passing: ["HTTP_PROXY": "http://proxy.internal:3128"]).variables
+        #expect(passed["HTTP_PROXY"] == "http://proxy.internal:3128")
+    }
+
+    /// `X_Api_Key` would become the same HTTP_X_API_KEY as `X-Api-Key` and could stand in for a
+    /// header a proxy in front checked or set: names with anything but letters, digits and `-`
+    /// are dropped, whichever comes first.
+    @Test(arguments: [
+        [("X-Api-Key", "checked"), ("X_Api_Key", "smuggled")],
+        [("X_Api_Key", "smuggled"), ("X-Api-Key", "checked")],
+    ])
+    func environmentDropsHeaderNamesWithUnderscores(_ apiKeys: [(String, String)]) {
+        let headers = [("Host", "h")] + apiKeys + [("X.Dotted", "x"), ("X~Tilde", "y")]
+        let variables = CGIEnvironment(Self.request("/", headers: headers), passing: [:]).variables
+        #expect(variables["HTTP_X_API_KEY"] == "checked")
+        #expect(variables.keys.filter { $0.hasPrefix("HTTP_") }.sorted() == ["HTTP_HOST", "HTTP_X_API_KEY"])
+    }
+
+    /// --passenv passes the operator's variables, never in place of one wsgate sets itself: HTTPS
+    /// from the parent would tell a program on plain HTTP that it is on TLS.
+    @Test func environmentNeverLetsPassedVariablesReplaceItsOwn() {
+        let inherited = ["HTTPS": "on", "REMOTE_ADDR": "6.6.6.6", "SERVER_SOFTWARE": "fake", "PATH_INFO": "/etc",
+                         "GATEWAY_INTERFACE": "x", "UNIQUE_ID": "1", "CONTENT_LENGTH": "9", "KEEP": "kept"]
+        let variables = CGIEnvironment(Self.request("/"), passing: inherited).variables
+        #expect(variables["HTTPS"] == nil)
+        #expect(variables["REMOTE_ADDR"] == "10.0.0.1")
+        #expect(variables["SERVER_SOFTWARE"] == "wsgate/test")
+        #expect(variables["PATH_INFO"] == "/room")
+        #expect(variables["GATEWAY_INTERFACE"] == "CGI/1.1")
+        #expect(variables["UNIQUE_ID"] == "42")
+        #expect(variables["CONTENT_LENGTH"] == "")
+        #expect(variables["KEEP"] == "kept")
+    }
+
+    /// websocketd's --passenv: an empty variable is not passed, a value has each CR and LF turned
+    /// into a space and surrounding white space trimmed, and one left empty by that is not passed.
+    @Test func environmentCleansPassedVariablesAsWebsocketdDoes() {
+        let inherited = ["EMPTY": "", "BLANK": " \r\n\t", "PADDED": " \u{0B}value\u{A0} ",
+                         "LINES": "one\ntwo\r\nthree\n", "PLAIN": "a  b"]
+        let variables = CGIEnvironment(Self.request("/"), passing: inherited).variables
+        #expect(variables["EMPTY"] == nil)
+        #expect(variables["BLANK"] == nil)
+        #expect(variables["PADDED"] == "value")
+        #expect(variables["LINES"] == "one two  three")
+        #expect(variables["PLAIN"] == "a  b")
+    }
 }
 
 @Suite("ScriptDirectory: --dir lookups")
@@ -224,6 +343,64 @@ struct ScriptDirectoryLookupTests {
         try scripts.script("hello", "echo hi")
         try scripts.script("sub/deep", "echo hi")
         #expect(Gateway.ScriptDirectory.lookup(path, in: scripts.path) == .notFound("invalid path"))
+    }
+
+    /// A link inside the directory that leads out of it is not served, whether it names a program, a
+    /// directory of programs or /bin/sh; a link that stays inside is.
+    @Test func lookupRefusesLinksLeadingOutOfTheDirectory() throws {
+        let outside = try ScratchScripts()
+        try outside.script("prog", "echo outside")
+        let scripts = try ScratchScripts()
+        try scripts.script("real/prog", "echo inside")
+        let root = scripts.path
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: root + "/file", withDestinationPath: outside.path + "/prog")
+        try manager.createSymbolicLink(atPath: root + "/dir", withDestinationPath: outside.path)
+        try manager.createSymbolicLink(atPath: root + "/sh", withDestinationPath: "/bin/sh")
+        try manager.createSymbolicLink(atPath: root + "/up", withDestinationPath: "../" + (outside.path as NSString).lastPathComponent)
+        try manager.createSymbolicLink(atPath: root + "/alias", withDestinationPath: "real/prog")
+        try manager.createSymbolicLink(atPath: root + "/again", withDestinationPath: root + "/real")
+        for path in ["/file", "/dir/prog", "/sh", "/sh/x", "/up/prog", "/dir"] {
+            guard case .notFound = Gateway.ScriptDirectory.lookup(path, in: root) else {
+                Issue.record("\(path) was served from outside the directory")
+                continue
+            }
+        }
+        #expect(Gateway.ScriptDirectory.lookup("/alias/x", in: root)
+            == .found(file: root + "/alias", scriptName: "/alias", pathInfo: "/x"))
+        #expect(Gateway.ScriptDirectory.lookup("/again/prog", in: root)
+            == .found(file: root + "/again/prog", scriptName: "/again/prog", pathInfo: ""))
+    }
+
+    /// The directory itself may be reached through a link: only where a program leads matters.
+    @Test func lookupServesDirectoryNamedThroughALink() throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("real/hello", "echo hi")
+        let link = scripts.path + "/link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scripts.path + "/real")
+        #expect(Gateway.ScriptDirectory.lookup("/hello", in: link)
+            == .found(file: link + "/hello", scriptName: "/hello", pathInfo: ""))
+    }
+
+    /// `..` in PATH_INFO is refused too, spelled out or percent-encoded, so a program that joins
+    /// PATH_INFO to a directory of its own cannot be walked out of it.
+    @Test(arguments: ["/hello/..", "/hello/../../etc/passwd", "/hello/a/../b", "/hello/%2e%2E/x", "/hello/.%2e",
+                      "/hello/a%2f..%2Fb"])
+    func lookupRefusesDotDotInPathInfo(_ path: String) throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        #expect(Gateway.ScriptDirectory.lookup(path, in: scripts.path) == .notFound("invalid path"))
+    }
+
+    @Test(arguments: ["/hello/a..b", "/hello/.../x", "/hello/./x", "/hello/%2e"])
+    func lookupKeepsPathInfoWithoutDotDotSegments(_ path: String) throws {
+        let scripts = try ScratchScripts()
+        try scripts.script("hello", "echo hi")
+        guard case .found(_, "/hello", let pathInfo) = Gateway.ScriptDirectory.lookup(path, in: scripts.path) else {
+            Issue.record("\(path) was refused")
+            return
+        }
+        #expect("/hello" + pathInfo == path)
     }
 }
 

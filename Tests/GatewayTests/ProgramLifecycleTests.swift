@@ -106,6 +106,35 @@ struct ProgramLifecycleTests {
         #expect(logField("status", in: exit) == "killed by SIGINT")
     }
 
+    /// The client vanishes while wsgate is not reading it, because its program does not read stdin:
+    /// the hang-up is noticed at once, not at the next keepalive (never, here), so the session ends
+    /// and the program is stopped and reaped. A FIN as well as a reset.
+    @Test(arguments: [false, true])
+    func serverNoticesClientVanishingWhileNotReadingIt(reset: Bool) throws {
+        let scripts = try ScratchScripts()
+        let program = try scripts.script("deaf", "echo $$; exec sleep 1000")
+        let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))]) {
+            $0.maxQueuedBytes = 16 * 1024
+            $0.pingInterval = nil
+        }
+        let raw = try RawClient(port: server.port)
+        var bytes = try raw.upgrade("/p")
+        #expect(eventually {
+            bytes += (try? raw.receive(timeout: 0.05)) ?? []
+            return !serverEvents(bytes).isEmpty
+        })
+        guard case .text(let text) = serverEvents(bytes).first, let pid = Int32(text) else {
+            throw TestFailure("no pid from the program")
+        }
+        // The 64 KiB pipe fills, then more than 16 KiB wait for it: wsgate stops reading the client.
+        let message = clientFrame(0x81, [UInt8](repeating: 0x61, count: 4096))
+        for _ in 0..<28 { try raw.send(message) }
+        #expect(waitForLogLine(server, event: "session.read_paused", containing: "cause=handler") != nil)
+        raw.close(reset: reset)
+        #expect(eventually(timeout: 5) { processIsReaped(pid) }, "program \(pid) still there 5 s after the client left")
+        #expect(waitForLogLine(server, event: "session.close", containing: "code=1006") != nil)
+    }
+
     /// Closing stdin is the first step: a program that ends on end of input never sees a signal.
     @Test func serverStopsProgramThatEndsOnEndOfInputWithoutSignal() throws {
         let server = try TestServer(routes: [programRoute("/echo", handlerProgram("echo"))])

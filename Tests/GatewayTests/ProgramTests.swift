@@ -73,6 +73,33 @@ struct ProgramTests {
         #expect(transcript.close?.code == .normalClosure)
     }
 
+    /// A long line of 3-byte characters at a limit that is not a multiple of 3: each message holds as
+    /// many whole characters as fit, and none is cut in two (which would send U+FFFD and lose it).
+    @Test func serverSplitsLongLineBetweenCharacters() throws {
+        let scripts = try ScratchScripts()
+        let program = try scripts.script("euros", "head -c 1000 /dev/zero | tr '\\0' x | sed 's/x/€/g'; echo; echo short")
+        let server = try TestServer(routes: [programRoute("/euros", ProgramCommand(executable: program))]) {
+            $0.maxMessageSize = 1000
+        }
+        let transcript = try readUntilClose(try server.connect("/euros"))
+        let euros = { (count: Int) in String(repeating: "€", count: count) }
+        #expect(transcript.messages == [euros(333), euros(333), euros(333), euros(1), "short"])
+        #expect(transcript.close?.code == .normalClosure)
+    }
+
+    /// Invalid bytes become U+FFFD, three bytes each, and still no message is over the limit.
+    @Test func serverKeepsRepairedLinesWithinMaxMessageSize() throws {
+        let scripts = try ScratchScripts()
+        let program = try scripts.script("invalid", "head -c 1000 /dev/zero | tr '\\0' '\\377'; echo; echo short")
+        let server = try TestServer(routes: [programRoute("/invalid", ProgramCommand(executable: program))]) {
+            $0.maxMessageSize = 1000
+        }
+        let transcript = try readUntilClose(try server.connect("/invalid"))
+        #expect(transcript.messages.last == "short")
+        #expect(transcript.messages.dropLast().joined() == String(repeating: "\u{FFFD}", count: 1000))
+        #expect(transcript.messages.allSatisfy { $0.utf8.count <= 1000 })
+    }
+
     @Test func serverDropsCarriageReturnBeforeNewline() throws {
         let scripts = try ScratchScripts()
         let program = try scripts.script("crlf", #"printf 'one\r\ntwo\r\nthree\rfour\n'"#)

@@ -34,8 +34,22 @@ final class RawClient {
         _ = fcntl(self.fd, F_SETFL, flags | O_NONBLOCK)
     }
 
+    private var isClosed = false
+
     deinit {
+        if !self.isClosed { Foundation.close(self.fd) }
+    }
+
+    /// Closes the socket now: a FIN, or with `reset` a RST (SO_LINGER with a zero timeout), as a
+    /// client that crashed or lost its network would.
+    func close(reset: Bool = false) {
+        guard !self.isClosed else { return }
+        if reset {
+            var option = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(self.fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        }
         Foundation.close(self.fd)
+        self.isClosed = true
     }
 
     /// Waits until the socket is ready for `events`; false on timeout.

@@ -94,6 +94,29 @@ extension ReactorTests {
             loop.deregister(registration)
         }
 
+        /// A paused reader still learns that its peer left: data does not wake `.hangup`, the
+        /// peer's close does.
+        @Test func hangupInterestWakesForPeerCloseButNotForData() throws {
+            let loop = try EventLoop()
+            defer { loop.close() }
+            let (a, b) = try Socket.pair()
+            defer { a.close() }
+            var seen: [Readiness] = []
+            let registration = try loop.register(a.fd, interest: .hangup, handler: ClosureHandler { readiness in
+                seen.append(readiness)
+                loop.stop()
+            })
+            try b.writeAll([1, 2, 3])
+            loop.schedule(after: .milliseconds(30)) { loop.stop() }
+            try loop.run()
+            #expect(seen.isEmpty)
+            b.close()
+            #expect(try loop.run(limit: .seconds(5)))
+            #expect(seen.count == 1 && seen[0].contains(.hangup) && !seen[0].contains(.readable))
+            #expect(Interest([.hangup, .writable]).description == "[writable, hangup]")
+            loop.deregister(registration)
+        }
+
         /// Both descriptors are ready in the same batch; whichever handler runs first
         /// deregisters the other, closes it, and registers a fresh descriptor that very
         /// likely gets the same number. The stale event must reach nobody.

@@ -127,6 +127,26 @@ extension ReactorTests {
             #expect(outcome?.description == "connect: ECONNREFUSED: Connection refused")
         }
 
+        /// Chunks go out in order, the first from its offset, at most 64 per call, empty ones included.
+        @Test func writevSendsChunksInOrderSkippingIntoTheFirst() throws {
+            let (writer, reader) = try Socket.pair()
+            defer {
+                writer.close()
+                reader.close()
+            }
+            let chunks: [[UInt8]] = (0..<70).map { index in
+                index % 9 == 4 ? [] : (0..<(index % 5 + 1)).map { UInt8(truncatingIfNeeded: index * 8 + $0) }
+            }
+            let result = try writer.writev(chunks[...], skippingFirst: 1)
+            let expected = Array(chunks.prefix(64).joined().dropFirst(1))
+            #expect(result == .processed(expected.count))
+            var bytes = [UInt8](repeating: 0, count: 4096)
+            let read = try bytes.withUnsafeMutableBytes { try reader.read(into: $0) }
+            #expect(read == .processed(expected.count))
+            #expect(Array(bytes.prefix(expected.count)) == expected)
+            #expect(try writer.writev(chunks[70...], skippingFirst: 0) == .processed(0))
+        }
+
         @Test func socketsDoNotLeakDescriptors() throws {
             try expectNoDescriptorLeak {
                 let loop = try EventLoop()

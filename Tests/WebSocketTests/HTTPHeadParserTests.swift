@@ -105,11 +105,59 @@ struct HTTPHeadParserTests {
         "GET / http/1.1\r\n\r\n",
         "G(T / HTTP/1.1\r\n\r\n",
         " GET / HTTP/1.1\r\n\r\n",
-        "\r\n\r\n",
+        "\r\n\rGET / HTTP/1.1\r\n\r\n",
     ])
     func rejectsMalformedRequest(text: String) {
         var parser = HTTPHeadParser()
         #expect(throws: HTTPHeadParser.Failure.self) { try parser.feed(Array(text.utf8)) }
+    }
+
+    /// RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD ignore
+    /// at least one empty line (CRLF) received prior to the request-line."
+    @Test(arguments: Chunking.allCases)
+    func ignoresEmptyLinesBeforeRequestLine(chunking: Chunking) throws {
+        var parser = HTTPHeadParser()
+        var result: (head: HTTPHead, rest: [UInt8])?
+        var after: [UInt8] = []
+        for chunk in chunking.split(Array("\r\n\n\r\n".utf8) + Self.request + [0x81, 0x80]) {
+            if result == nil { result = try parser.feed(chunk) } else { after += chunk }
+        }
+        #expect(result?.head == Self.expected)
+        #expect((result?.rest ?? []) + after == [0x81, 0x80])
+    }
+
+    /// Empty lines only ever wait for a request line: nothing is parsed, nothing refused.
+    @Test func emptyLinesAloneWaitForTheRequestLine() throws {
+        var parser = HTTPHeadParser()
+        #expect(try parser.feed(Array("\r\n\r\n\n\r".utf8)) == nil)
+        #expect(try parser.feed(Array("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8))?.head["Host"] == "a")
+    }
+
+    /// The empty lines count toward the bound on the head, so an endless stream of them is a 431.
+    @Test(arguments: Chunking.allCases)
+    func emptyLinesCountTowardTheHeadLimit(chunking: Chunking) throws {
+        let input = Array("\r\n\r\n".utf8) + Self.request
+        var fits = HTTPHeadParser(maxSize: input.count)
+        var result: (head: HTTPHead, rest: [UInt8])?
+        for chunk in chunking.split(input) where result == nil { result = try fits.feed(chunk) }
+        #expect(result?.head == Self.expected)
+
+        var over = HTTPHeadParser(maxSize: input.count - 1)
+        #expect(throws: HTTPHeadParser.Failure.tooLarge(limit: input.count - 1)) {
+            for chunk in chunking.split(input) { _ = try over.feed(chunk) }
+        }
+        var endless = HTTPHeadParser(maxSize: 100)
+        #expect(throws: HTTPHeadParser.Failure.tooLarge(limit: 100)) {
+            for chunk in chunking.split([UInt8](repeating: 0x0A, count: 101)) { _ = try endless.feed(chunk) }
+        }
+    }
+
+    /// Only a server skips them: a client expects the status line first.
+    @Test func responseMayNotStartWithEmptyLine() {
+        var parser = HTTPHeadParser(kind: .response)
+        #expect(throws: HTTPHeadParser.Failure.self) {
+            try parser.feed(Array("\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n".utf8))
+        }
     }
 
     @Test(arguments: ["HTTP/1.1 1011 X\r\n\r\n", "HTTP/1.1 abc X\r\n\r\n", "HTTP/1.1\r\n\r\n", "ICY 200 OK\r\n\r\n"])

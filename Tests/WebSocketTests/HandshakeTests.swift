@@ -154,6 +154,30 @@ struct ServerHandshakeTests {
         #expect(failure.response.status == status)
     }
 
+    /// A GET upgrade has no body: what follows the head is frames. A request that announces a body
+    /// is refused rather than having its body read as frames (python-websockets refuses it too).
+    @Test(arguments: [("Content-Length", "5"), ("Content-Length", "0"), ("content-length", ""),
+                      ("Transfer-Encoding", "chunked"), ("TRANSFER-ENCODING", "identity")])
+    func refusesRequestThatAnnouncesABody(name: String, value: String) throws {
+        let failure = try #require(Self.failure(Self.request(setting: [(name, value)])))
+        #expect(failure.response.status == 400)
+        #expect(failure.response.body.contains(name.lowercased() == "content-length" ? "Content-Length" : "Transfer-Encoding"))
+    }
+
+    /// The same from the wire, the body right behind the head, however the bytes arrive.
+    @Test(arguments: Chunking.allCases)
+    func refusesRequestWithBodyFromTheWire(chunking: Chunking) throws {
+        let text = "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        var parser = HTTPHeadParser()
+        var head: HTTPHead?
+        for chunk in chunking.split(Array(text.utf8)) where head == nil { head = try parser.feed(chunk)?.head }
+        let request = try #require(head)
+        let failure = try #require(Self.failure(request))
+        #expect(failure.response.status == 400)
+    }
+
     @Test func refusesDuplicateKeyAndHost() {
         var request = Self.request()
         request.headers.append(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))

@@ -223,9 +223,12 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
 
     private func handleLine(_ line: UnsafeRawBufferPointer) {
         guard let encoding = self.encoding else {
-            // fanout: the line is a text message for everyone.
-            let frame = Self.textFrame(line)
-            for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+            // fanout: the line is a text message for everyone (repaired and cut as in line mode).
+            TextLine.pieces(of: line, limit: self.server.configuration.maxMessageSize) { piece in
+                var frame: [UInt8] = []
+                FrameEncoder.append(opcode: .text, payload: piece, mask: nil, to: &frame)
+                for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+            }
             return
         }
         let command: SharedCommand
@@ -274,17 +277,6 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
                 return nil
             }
             FrameEncoder.append(opcode: .binary, payload: bytes, mask: nil, to: &frame)
-        }
-        return frame
-    }
-
-    /// A text frame for a line of output: never invalid UTF-8 (bad bytes become U+FFFD).
-    private static func textFrame(_ line: UnsafeRawBufferPointer) -> [UInt8] {
-        var frame: [UInt8] = []
-        if UTF8Validator.isValid(line) {
-            FrameEncoder.append(opcode: .text, payload: line, mask: nil, to: &frame)
-        } else {
-            FrameEncoder.append(opcode: .text, payload: String(decoding: line, as: UTF8.self).utf8, mask: nil, to: &frame)
         }
         return frame
     }

@@ -113,8 +113,9 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
         if UTF8Validator.isValid(line) {
             session.send(textUTF8: line)
         } else {
-            // Never an invalid text frame: undecodable bytes become U+FFFD.
-            session.send(text: String(decoding: line, as: UTF8.self))
+            // Never an invalid text frame: undecodable bytes become U+FFFD, and the repaired text
+            // still goes out in pieces within the message limit.
+            TextLine.pieces(of: line, limit: self.server.configuration.maxMessageSize) { session.send(textUTF8: $0) }
         }
     }
 

@@ -3,8 +3,15 @@ import WebSocket
 /// The environment of a program handler: websocketd's CGI-style variables (RFC 3875), plus only the
 /// variables of wsgate's own environment that the operator passes through.
 ///
-/// Values have newlines replaced by spaces and are trimmed, as websocketd does, so a header cannot
-/// smuggle a second line into a variable.
+/// Values have each CR and LF replaced by a space and surrounding white space trimmed, as websocketd
+/// does, so a header cannot smuggle a second line into a variable. Deliberately unlike websocketd:
+///
+/// - A `Proxy` request header does not become HTTP_PROXY (httpoxy, CVE-2016-5385): programs and
+///   their HTTP libraries take that variable as their proxy. Apache and nginx drop it too.
+/// - A header whose name has anything but letters, digits and `-` is dropped (Apache 2.4's rule; nginx
+///   drops names with `_` by default). `X_Api_Key` would otherwise land in the same HTTP_X_API_KEY as
+///   `X-Api-Key`, and could stand in for a header that a proxy in front checked or set.
+/// - A passed-through variable never replaces one that wsgate sets itself, HTTPS included.
 struct CGIEnvironment {
     var variables: [String: String] = [:]
 
@@ -21,8 +28,6 @@ struct CGIEnvironment {
     }
 
     init(_ request: Request, passing inherited: [String: String]) {
-        // Parent variables first: the request's own variables win over an inherited one of the same name.
-        for (name, value) in inherited { self.variables[name] = value }
         let head = request.head
         let (serverName, serverPort) = Self.hostAndPort(head["Host"] ?? "", tls: request.tls, fallbackPort: request.localPort)
         self.set("SERVER_SOFTWARE", request.serverSoftware)
@@ -45,9 +50,16 @@ struct CGIEnvironment {
             self.set(name, "")
         }
         if request.tls { self.set("HTTPS", "on") }
+        // The operator's variables next, as websocketd passes them: never empty, never in place of
+        // one set above. HTTPS is wsgate's even when it is not set: it says whether TLS is on.
+        for (name, value) in inherited where self.variables[name] == nil && name != "HTTPS" {
+            let value = Self.cleaned(value)
+            if !value.isEmpty { self.variables[name] = value }
+        }
+        // The request's headers last: a passed-through HTTP_* is the operator's, and wins.
         var headers: [String: [String]] = [:]
         var order: [String] = []
-        for (name, value) in head.headers {
+        for (name, value) in head.headers where Self.isPassedHeader(name) {
             let key = "HTTP_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
             if headers[key] == nil { order.append(key) }
             headers[key, default: []].append(value)
@@ -57,18 +69,39 @@ struct CGIEnvironment {
         }
     }
 
+    /// Whether a request header becomes an HTTP_* variable: its name is letters, digits and `-`
+    /// only, and it is not `Proxy` (see the type's comment).
+    static func isPassedHeader(_ name: String) -> Bool {
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+                continue
+            default:
+                return false
+            }
+        }
+        return !(name.utf8.count == 5 && name.lowercased() == "proxy")
+    }
+
     private mutating func set(_ name: String, _ value: String) {
         self.variables[name] = Self.cleaned(value)
     }
 
+    /// websocketd's cleaning: each CR and LF becomes a space, then white space (Unicode's, as Go's
+    /// `strings.TrimSpace`) is trimmed from both ends.
     static func cleaned(_ value: String) -> String {
         // Almost every value is clean already: check the bytes once before building a new string.
-        let utf8 = value.utf8
-        let needsWork = utf8.contains { $0 == 0x0A || $0 == 0x0D }
-            || utf8.first == 0x20 || utf8.first == 0x09 || utf8.last == 0x20 || utf8.last == 0x09
+        let scalars = value.unicodeScalars
+        let needsWork = value.utf8.contains { $0 == 0x0A || $0 == 0x0D }
+            || scalars.first?.properties.isWhitespace == true || scalars.last?.properties.isWhitespace == true
         guard needsWork else { return value }
-        return String(value.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
-            .trimmingCharacters(in: " \t")
+        var spaced = String.UnicodeScalarView()
+        for scalar in scalars { spaced.append(scalar == "\n" || scalar == "\r" ? " " : scalar) }
+        guard let first = spaced.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = spaced.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(spaced[first...last])
     }
 
     static func version(_ head: HTTPHead) -> String {
@@ -90,14 +123,5 @@ struct CGIEnvironment {
             return (String(host[..<colon]), String(host[host.index(after: colon)...]))
         }
         return (host, defaultPort)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice.removeFirst() }
-        while let last = slice.last, set.contains(last) { slice.removeLast() }
-        return String(slice)
     }
 }

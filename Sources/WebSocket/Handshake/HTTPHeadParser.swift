@@ -3,6 +3,7 @@
 /// Bytes after the empty line that ends the head are handed back: a client may send its first
 /// frames in the same segment as its request. Lines end in CRLF; a bare LF is accepted too
 /// (RFC 9112 §2.2 allows a recipient to). Obsolete line folding is rejected (RFC 9112 §5.2).
+/// Empty lines before a request line are skipped (RFC 9112 §2.2), and count toward the bound.
 public struct HTTPHeadParser: Sendable {
     public enum Kind: Sendable { case request, response }
 
@@ -20,6 +21,10 @@ public struct HTTPHeadParser: Sendable {
     public let maxSize: Int
     private var buffer: [UInt8] = []
     private var scanned = 0
+    /// Bytes of empty lines skipped before the request line; they count toward `maxSize`.
+    private var skipped = 0
+    /// Whether the start line has begun: from then on nothing is skipped.
+    private var startLineBegun = false
 
     public init(kind: Kind = .request, maxSize: Int = HTTPHeadParser.defaultMaxSize) {
         self.kind = kind
@@ -32,16 +37,45 @@ public struct HTTPHeadParser: Sendable {
     /// Feeds bytes; once the head is complete, returns it and the bytes that followed it.
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(Failure) -> (head: HTTPHead, rest: [UInt8])? {
         self.buffer.append(contentsOf: bytes)
-        guard let end = self.findEnd() else {
-            if self.buffer.count > self.maxSize { throw .tooLarge(limit: self.maxSize) }
+        if !self.startLineBegun { self.skipEmptyLines() }
+        let limit = self.maxSize - self.skipped
+        guard self.startLineBegun, let end = self.findEnd() else {
+            if self.buffer.count > limit { throw .tooLarge(limit: self.maxSize) }
             return nil
         }
-        guard end <= self.maxSize else { throw .tooLarge(limit: self.maxSize) }
+        guard end <= limit else { throw .tooLarge(limit: self.maxSize) }
         let head = try Self.parse(self.buffer[..<end], kind: self.kind)
         let rest = Array(self.buffer[end...])
         self.buffer = []
         self.scanned = 0
+        self.skipped = 0
+        self.startLineBegun = false
         return (head, rest)
+    }
+
+    /// RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD ignore
+    /// at least one empty line (CRLF) received prior to the request-line." A client expects the
+    /// status line first, so a response gets no such leeway.
+    private mutating func skipEmptyLines() {
+        guard self.kind == .request else {
+            self.startLineBegun = true
+            return
+        }
+        var index = 0
+        while index < self.buffer.count {
+            if self.buffer[index] == 0x0A {
+                index += 1
+            } else if self.buffer[index] == 0x0D && index + 1 < self.buffer.count && self.buffer[index + 1] == 0x0A {
+                index += 2
+            } else if self.buffer[index] == 0x0D && index + 1 == self.buffer.count {
+                break  // a CR whose LF has not arrived yet
+            } else {
+                self.startLineBegun = true
+                break
+            }
+        }
+        self.buffer.removeFirst(index)
+        self.skipped += index
     }
 
     /// The index just past the empty line, or nil. Resumes where the last call stopped looking.

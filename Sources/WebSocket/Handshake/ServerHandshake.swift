@@ -37,6 +37,12 @@ public struct ServerHandshake: Sendable {
         // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
         guard method == "GET" else { return .failure(.methodNotAllowed(method)) }
         guard version == "HTTP/1.1" else { return .failure(.unsupportedHTTPVersion(version)) }
+        // A GET upgrade has no body: the bytes after its head are the client's first frames. One
+        // that announces a body (RFC 9112 §6.1, §6.2) would have that body read as frames, so it is
+        // refused, Content-Length: 0 included (as python-websockets does).
+        for field in ["Transfer-Encoding", "Content-Length"] where !request.values(of: field).isEmpty {
+            return .failure(.malformed("an upgrade request has no body, but it has \(field)"))
+        }
         guard let resource = request.originForm, resource.hasPrefix("/") else {
             return .failure(.malformed("request target must be a path or an absolute http(s) URI"))
         }
