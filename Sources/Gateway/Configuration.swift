@@ -8,8 +8,10 @@ extension GatewayServer {
         /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
         public var port: UInt16 = 8080
         public var routes: [Route] = []
-        /// Connections at once, counting handshakes in progress; beyond it new clients get 503.
-        public var maxConnections = 10_000
+        /// Connections at once, counting handshakes in progress; beyond it new clients get 503. nil:
+        /// what the descriptor limit allows (see `GatewayServer.maxConnections`), so that clients get
+        /// 503 before the process runs out of descriptors.
+        public var maxConnections: Int?
         /// The largest message accepted; a larger one closes the session with 1009.
         public var maxMessageSize = 1 << 20
         /// The largest request head; a larger one gets 431.

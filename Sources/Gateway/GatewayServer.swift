@@ -37,6 +37,11 @@ public final class GatewayServer {
     private var shuttingDown = false
     private var shutdownTimer: TimerID?
 
+    /// Connections at once: the configured bound, or what the descriptor limit allows.
+    public let maxConnections: Int
+    /// The soft limit on open descriptors when the gateway started.
+    let openFilesLimit: Int
+
     /// The addresses actually listened on (with the real port when the configuration asked for 0).
     public private(set) var boundAddresses: [SocketAddress] = []
 
@@ -52,6 +57,9 @@ public final class GatewayServer {
                                          extraHeaders: configuration.headers + configuration.upgradeHeaders)
         self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
+        self.maxConnections = configuration.maxConnections
+            ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
         do {
             for host in configuration.addresses {
                 let socket: Socket
@@ -101,6 +109,23 @@ public final class GatewayServer {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// How many connections fit in `openFiles` descriptors: each takes its socket, and a
+    /// per-connection program four more (three pipes and a pidfd; a pty's one terminal counts as
+    /// two); a reserve is kept for listeners, long-lived programs, the loop and logging. At most
+    /// 100,000, at least 1.
+    static func connectionsAllowed(byOpenFiles openFiles: Int, routes: [Route]) -> Int {
+        let spawnsPerConnection = routes.contains { route in
+            switch route.handler {
+            case .program(_, let mode), .directory(_, let mode): mode.isPerSession
+            default: false
+            }
+        }
+        let longLived = routes.filter { Self.serviceKey(for: $0) != nil }.count
+        let reserve = 32 + 4 * longLived
+        let perConnection = spawnsPerConnection ? 5 : 1
+        return min(100_000, max(1, (openFiles - reserve) / perConnection))
+    }
+
     /// Stops the gateway from any thread: the loop wakes, then shuts down gracefully.
     public var shutdownHandle: StopHandle { self.loop.stopHandle }
 
@@ -115,6 +140,8 @@ public final class GatewayServer {
             try Orphans.becomeSubreaper()
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
+        self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
+                                                      ("max_connections", self.maxConnections)])
         for address in self.boundAddresses {
             self.configuration.log.info("server.listen", [("address", address)])
         }
@@ -169,7 +196,7 @@ public final class GatewayServer {
         try? socket.setNoDelay(true)
         let id = self.nextSessionID
         self.nextSessionID += 1
-        let overloaded = self.sessions.count >= self.configuration.maxConnections
+        let overloaded = self.sessions.count >= self.maxConnections
         let parser = HTTPHeadParser(kind: .request, maxSize: self.configuration.maxRequestHeadSize)
         let session = Session(id: id, socket: socket, remoteAddress: remote, server: self,
                               phase: .handshaking(parser))
@@ -182,7 +209,7 @@ public final class GatewayServer {
         }
         self.sessions[id] = session
         if overloaded {
-            session.reject(HTTPResponse(status: 503, body: "too many connections (limit \(self.configuration.maxConnections))"),
+            session.reject(HTTPResponse(status: 503, body: "too many connections (limit \(self.maxConnections))"),
                            logAs: "server.overloaded")
             session.flush()
         } else {
@@ -253,9 +280,20 @@ public final class GatewayServer {
     /// Starts a program the server then owns until its process group is gone.
     func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
                       log: Log) throws(SystemError) -> ProgramProcess {
-        let program = try ProgramProcess(
-            spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-            terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
+        var attempts = 0
+        let program: ProgramProcess
+        while true {
+            do throws(SystemError) {
+                program = try ProgramProcess(
+                    spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
+                    terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
+                break
+            } catch where error.errno == .textFileBusy && attempts < 3 {
+                // A script written a moment ago can be busy while another spawn's child still holds
+                // a copy of its writer's descriptor; that lasts only until the child's execve.
+                attempts += 1
+            }
+        }
         if countsTowardLimit { self.runningPrograms += 1 }
         self.programs[program.pid] = program
         return program

@@ -4,13 +4,16 @@ import Reactor
 ///
 /// When the process runs out of descriptors (EMFILE, ENFILE) the pending connection stays in the
 /// backlog and the socket stays readable, so accepting again at once would spin at 100% CPU. The
-/// listener instead stops watching for 100 ms and tries again; the log says so once per episode.
+/// listener instead stops watching for 100 ms and tries again; the log says so once per episode
+/// (`accept.paused`), and once when a connection is accepted again (`accept.resumed`).
 final class Listener: EventHandler {
     let socket: Socket
     let address: SocketAddress
     unowned let server: GatewayServer
     var registration: Registration?
     private var backingOff = false
+    /// Out of descriptors since the last successful accept: the pause is logged once per episode.
+    private var starved = false
 
     init(socket: Socket, address: SocketAddress, server: GatewayServer) {
         self.socket = socket
@@ -23,6 +26,10 @@ final class Listener: EventHandler {
         for _ in 0..<64 {
             do {
                 guard case .processed(let (client, remote)) = try self.socket.accept() else { return }
+                if self.starved {
+                    self.starved = false
+                    self.server.configuration.log.info("accept.resumed", [("listen", self.address)])
+                }
                 self.server.accepted(client, from: remote)
             } catch {
                 switch error.errno {
@@ -42,8 +49,11 @@ final class Listener: EventHandler {
     private func backOff(_ error: SystemError) {
         guard !self.backingOff, let registration = self.registration else { return }
         self.backingOff = true
-        self.server.configuration.log.error("accept.paused", [("listen", self.address), ("error", error),
-                                                               ("retry_ms", 100)])
+        if !self.starved {
+            self.starved = true
+            self.server.configuration.log.error("accept.paused", [("listen", self.address), ("error", error),
+                                                                   ("retry_ms", 100)])
+        }
         try? self.server.loop.modify(registration, interest: [])
         self.server.loop.schedule(after: .milliseconds(100)) { [weak self] in
             guard let self, let registration = self.registration else { return }

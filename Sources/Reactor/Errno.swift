@@ -69,6 +69,9 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
     public static let noMemory = Errno(rawValue: ENOMEM)
     /// EPERM.
     public static let notPermitted = Errno(rawValue: EPERM)
+    /// ETXTBSY: the executable is open for writing somewhere (often only for an instant: another
+    /// thread's child that has not reached execve yet still holds a copy of a writer's descriptor).
+    public static let textFileBusy = Errno(rawValue: ETXTBSY)
 
     /// The symbolic name, "EAGAIN"; "E<number>" for a value the C library does not know.
     /// The corresponding C function is `strerrorname_np(3)`.

@@ -21,6 +21,8 @@ do {
     case .version: print(version)
     case .serve(let configuration):
         Allocator.retainFreedMemory()
+        // The default soft limit (often 1024) is not the administrator's choice; the hard one is.
+        _ = try? ResourceLimits.raiseOpenFilesToHardLimit()
         let server: GatewayServer
         do {
             server = try GatewayServer(configuration: configuration)

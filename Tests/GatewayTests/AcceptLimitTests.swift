@@ -11,7 +11,7 @@ struct AcceptLimitTests {
     @Test func serverBacksOffAtDescriptorLimitAndRecovers() throws {
         let wsgate = try WsgateProcess(
             ["--address", "127.0.0.1", "--port", "0", "--route", "/echo=echo", "--loglevel", "info",
-             "--handshake-timeout", "60s"],
+             "--handshake-timeout", "60s", "--max-connections", "1000"],
             fileLimit: 32)
         let port = try wsgate.listeningPort()
         var idle: [RawClient] = []
@@ -25,6 +25,9 @@ struct AcceptLimitTests {
         usleep(1_500_000)
         let spent = try cpuTicks(of: pid) - before
         #expect(spent < 40, "wsgate used \(spent) ticks of CPU in 1.5 s while out of descriptors")
+        // One line per episode, not one per 100 ms retry.
+        let pauses = wsgate.stderr.components(separatedBy: "event=accept.paused").count - 1
+        #expect(pauses == 1, "stderr: \(wsgate.stderr)")
 
         idle.removeAll()  // closes every socket: wsgate's sessions see EOF and free their descriptors
         #expect(eventually(timeout: 5) {
@@ -32,6 +35,38 @@ struct AcceptLimitTests {
             try? client.send(text: "back")
             return (try? client.receiveMessage(timeout: .seconds(2))) == .text("back")
         })
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+}
+
+@Suite("Descriptor limits")
+struct DescriptorLimitTests {
+    /// With no --max-connections, the bound comes from the descriptor limit, so clients get 503
+    /// before wsgate runs out of descriptors (and never has to pause accepting).
+    @Test func serverAnswers503BeforeRunningOutOfDescriptors() throws {
+        let wsgate = try WsgateProcess(
+            ["--address", "127.0.0.1", "--port", "0", "--route", "/echo=echo", "--loglevel", "info"],
+            fileLimit: 64)
+        let port = try wsgate.listeningPort()
+        #expect(wsgate.stderr.contains("event=server.limits open_files=64 max_connections=32"), "stderr: \(wsgate.stderr)")
+        var idle: [RawClient] = []
+        for _ in 0..<40 { idle.append(try RawClient(port: port)) }
+        _ = try wsgate.waitForLine(containing: "event=server.overloaded")
+        #expect(!wsgate.stderr.contains("accept.paused"), "stderr: \(wsgate.stderr)")
+        idle.removeAll()
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+
+    /// The soft limit is raised to the hard one at start, as Go's runtime does for websocketd.
+    @Test func serverRaisesSoftDescriptorLimitToHardLimit() throws {
+        let wsgate = try WsgateProcess(
+            ["-c", "ulimit -S -n 100 && ulimit -H -n 2000 && exec \"$0\" \"$@\"", try WsgateProcess.binary().path,
+             "--address", "127.0.0.1", "--port", "0", "--route", "/echo=echo", "--loglevel", "info"],
+            shell: true)
+        _ = try wsgate.listeningPort()
+        #expect(wsgate.stderr.contains("event=server.limits open_files=2000 "), "stderr: \(wsgate.stderr)")
         wsgate.signal(SIGTERM)
         #expect(wsgate.waitForExit() == 0)
     }

@@ -32,8 +32,12 @@ final class WsgateProcess: @unchecked Sendable {
 
     /// - Parameter fileLimit: run under `ulimit -n` this low (through `sh -c '…; exec wsgate'`, so the
     ///   pid is still wsgate's).
-    init(_ arguments: [String], fileLimit: Int? = nil) throws {
-        if let fileLimit {
+    /// - Parameter shell: `arguments` are `/bin/sh`'s (a script that ends by exec'ing wsgate).
+    init(_ arguments: [String], fileLimit: Int? = nil, shell: Bool = false) throws {
+        if shell {
+            self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            self.process.arguments = arguments
+        } else if let fileLimit {
             self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
             self.process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", try Self.binary().path] + arguments
         } else {
