@@ -81,3 +81,35 @@ def test_daemon_of_a_long_lived_program_dies_with_wsgate(tmp_path):
         assert wait_gone(pid), f"daemon {pid} outlived wsgate"
     finally:
         server.stop()
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_program_flooding_stderr_costs_bounded_log_and_cpu():
+    # `yes >&2` wrote 130 MB of log in 3 s at 95% CPU before stderr had a budget.
+    server = Wsgate("--route", "/noisy=sh -c 'yes flood >&2'", "--route", "/echo=echo")
+    try:
+        async def main():
+            async with client(server.url("/noisy")):
+                before = cpu_seconds(server.process.pid)
+                started = time.monotonic()
+                await asyncio.sleep(3)
+                async with client(server.url("/echo")) as echo:
+                    await echo.send("still here")
+                    assert await asyncio.wait_for(echo.recv(), TIMEOUT) == "still here"
+                return cpu_seconds(server.process.pid) - before, time.monotonic() - started
+
+        spent, elapsed = run(main())
+        logged = sum("event=process.stderr " in line for line in list(server.lines))
+        assert logged <= 200 + 100 * (elapsed + 1), f"{logged} stderr lines logged in {elapsed:.1f} s"
+        assert logged >= 100
+        assert spent < 0.3 * elapsed, f"wsgate used {spent:.2f} s of CPU in {elapsed:.1f} s"
+        deadline = time.monotonic() + TIMEOUT
+        while not any("event=process.stderr_suppressed" in line for line in list(server.lines)):
+            assert time.monotonic() < deadline, "no summary of suppressed lines"
+            time.sleep(0.05)
+    finally:
+        server.stop()

@@ -44,6 +44,12 @@ final class ProgramProcess {
     private let output: PipeWatcher
     private let errors: PipeWatcher?
     private var stderrLines = LineSplitter(maxLineLength: 4096)
+    /// 100 stderr lines a second (200 at once) are logged; the rest are counted, and while none
+    /// could be logged stderr is not read at all (the pipe fills, the program waits).
+    private var stderrBudget = LineBudget(perSecond: 100, burst: 200)
+    private var stderrSuppressed = 0
+    private var stderrSummaryTimer: TimerID?
+    private var stderrResumeTimer: TimerID?
     private var inputQueue: [UInt8] = []
     private var inputQueueStart = 0
     private var inputWriteScheduled = false
@@ -268,10 +274,37 @@ final class ProgramProcess {
         buffer.withUnsafeBytes { bytes in
             self.stderrLines.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<count])) { self.logStderr($0) }
         }
+        let now = self.server.loop.now
+        if self.stderrBudget.isExhausted(at: now), self.stderrResumeTimer == nil {
+            // Out of budget: stop reading for a moment rather than read and discard at full speed.
+            errors.watch(in: self.server.loop, [])
+            self.stderrResumeTimer = self.server.loop.schedule(after: .milliseconds(100)) { [self] in
+                self.stderrResumeTimer = nil
+                guard !self.isReleased, let errors = self.errors, !errors.isClosed else { return }
+                errors.watch(in: self.server.loop, .readable)
+            }
+        }
     }
 
     private func logStderr(_ line: UnsafeRawBufferPointer) {
+        guard self.stderrBudget.allow(at: self.server.loop.now) else {
+            self.stderrSuppressed += 1
+            if self.stderrSummaryTimer == nil {
+                self.stderrSummaryTimer = self.server.loop.schedule(after: .seconds(1)) { [self] in
+                    self.stderrSummaryTimer = nil
+                    self.logSuppressedStderr()
+                }
+            }
+            return
+        }
         self.log.error("process.stderr", [("line", String(decoding: line, as: UTF8.self))])
+    }
+
+    /// One line per interval for what the budget kept out of the log.
+    private func logSuppressedStderr() {
+        guard self.stderrSuppressed > 0 else { return }
+        self.log.error("process.stderr_suppressed", [("lines", self.stderrSuppressed)])
+        self.stderrSuppressed = 0
     }
 
     // MARK: Exit and termination
@@ -361,6 +394,10 @@ final class ProgramProcess {
     }
 
     private func closeDescriptors() {
+        for timer in [self.stderrSummaryTimer, self.stderrResumeTimer].compactMap({ $0 }) { self.server.loop.cancel(timer) }
+        self.stderrSummaryTimer = nil
+        self.stderrResumeTimer = nil
+        self.logSuppressedStderr()
         self.input?.close(in: self.server.loop)
         self.output.close(in: self.server.loop)
         self.errors?.close(in: self.server.loop)
