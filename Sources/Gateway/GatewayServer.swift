@@ -76,6 +76,10 @@ public final class GatewayServer {
                 listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
                 self.boundAddresses.append(bound)
             }
+            if configuration.containsOrphans {
+                // Before any program starts, so a daemon it spawns at once is reparented to us.
+                try Orphans.becomeSubreaper()
+            }
             for route in configuration.routes {
                 guard let key = Self.serviceKey(for: route), self.services[key] == nil,
                       let service = self.makeService(for: route) else { continue }
@@ -137,7 +141,6 @@ public final class GatewayServer {
         try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
         try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
         if self.configuration.containsOrphans {
-            try Orphans.becomeSubreaper()
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),

@@ -145,7 +145,7 @@ public final class Session {
     public func close(code: CloseCode = .normalClosure, reason: String = "") {
         guard let connection = self.connection, connection.state == .open else { return }
         var sent: CloseCode? = code
-        if !code.isAllowedOnWire {
+        if !code.isSendable {
             sent = code == .noStatusReceived ? nil : .internalError
             self.log.error("session.unsendable_close_code",
                            [("code", code.rawValue), ("sent", sent.map { String($0.rawValue) } ?? "none")])
