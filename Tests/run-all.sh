@@ -4,9 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import websockets' 2>/dev/null; then
+# The interop tests' Python packages, exactly as Tests/Interop/requirements.txt pins them. .venv
+# records the checksum of the file it was built from, and is built afresh when the file changes
+# (or when an earlier install did not finish), so nothing left from older pins lingers.
+requirements=Tests/Interop/requirements.txt
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ "$(cat .venv/requirements.sha256 2>/dev/null)" != "$wanted" ]; then
+    rm -rf .venv
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check websockets pytest
+    .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r "$requirements"
+    .venv/bin/pip check --disable-pip-version-check
+    echo "$wanted" > .venv/requirements.sha256
 fi
 
 swift build --build-tests

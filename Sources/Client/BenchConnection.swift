@@ -20,6 +20,10 @@ final class BenchConnection: EventHandler {
     var sessionStarted: ContinuousClock.Instant = .now
     /// Closing because the run is over (`startClosing`), not as part of a churn session.
     var closingAfterRun = false
+    /// Round trips (or, churning, the session) claimed from the generator and not completed yet.
+    private(set) var outstanding = 0
+    /// Failed once: not started again for a churn session.
+    var hasFailed = false
 
     init(index: Int, generator: LoadGenerator) {
         self.index = index
@@ -128,8 +132,41 @@ final class BenchConnection: EventHandler {
     }
 
     private func opened(_ connection: Connection) {
-        let count = self.generator.options.churn ? 1 : self.generator.options.inFlight
-        for _ in 0..<count { self.sendOne(connection) }
+        if self.generator.options.churn {
+            self.sendOne(connection)  // its claim was taken when the session started
+        } else {
+            self.fill(connection)
+        }
+    }
+
+    /// Sends round trips until `inFlight` are outstanding or the generator has none left to give.
+    private func fill(_ connection: Connection) {
+        while self.outstanding < self.generator.options.inFlight && self.generator.claim() {
+            self.outstanding += 1
+            self.sendOne(connection)
+        }
+    }
+
+    /// Takes up work another connection gave back: more round trips on an open connection, or, in
+    /// churn mode, a new session on one that is idle.
+    func topUp() {
+        switch self.phase {
+        case .open(let connection) where !self.generator.options.churn && connection.state == .open:
+            self.fill(connection)
+            self.pullOutput(connection)
+            self.flush()
+        case .closed where self.generator.options.churn && !self.hasFailed:
+            self.startClaimedSession()
+        default:
+            break
+        }
+    }
+
+    /// Churn mode: starts a session if the generator has one to give.
+    func startClaimedSession() {
+        guard self.generator.claim() else { return }
+        self.outstanding = 1
+        self.start()
     }
 
     private func sendOne(_ connection: Connection) {
@@ -153,12 +190,13 @@ final class BenchConnection: EventHandler {
                 }
                 let sentAt = self.sendTimes[self.sendTimesHead]
                 self.sendTimesHead += 1
+                self.outstanding -= 1
                 if self.generator.options.churn {
                     self.generator.recordCompletion(latency: now - self.sessionStarted)
                     try? connection.close()
                 } else {
                     self.generator.recordCompletion(latency: now - sentAt)
-                    if self.generator.wantsMore { self.sendOne(connection) }
+                    self.fill(connection)
                 }
             case .close:
                 if self.closingAfterRun {
@@ -192,7 +230,7 @@ final class BenchConnection: EventHandler {
         self.close()
         self.sendTimes.removeAll(keepingCapacity: true)
         self.sendTimesHead = 0
-        if self.generator.wantsMore { self.start() }
+        self.startClaimedSession()
     }
 
     private func flush() {
@@ -230,6 +268,7 @@ final class BenchConnection: EventHandler {
     }
 
     func close() {
+        self.outstanding = 0
         if self.closingAfterRun {
             self.closingAfterRun = false
             self.generator.connectionClosed()

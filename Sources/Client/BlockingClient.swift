@@ -3,20 +3,58 @@ import WebSocket
 
 /// A WebSocket client with a synchronous API: each call waits, within a timeout, on a private epoll loop.
 ///
-/// For tests, scripts and the `wsgate send` command: one connection, one thread. Not for many
-/// connections at once (that is `wsgate bench`'s own loop).
+/// For tests, scripts and the `wsgate client` and `send` commands: one connection, one thread. Not
+/// for many connections at once (that is `wsgate bench`'s own loop).
+///
+/// Memory is bounded whatever the server does: received events wait in a queue of about 1 MiB, and
+/// while it is full the socket is not read (see `isReadingPaused`). Every wait has a bound, and a
+/// bound given to one call covers that whole call, however many messages arrive meanwhile.
 public final class BlockingClient {
     public struct Options {
         public var origin: String?
         public var subprotocols: [String] = []
         public var headers: [(name: String, value: String)] = []
-        /// Bound on connecting, the handshake, and every wait without its own timeout.
+        /// Bound on connecting, the handshake, the closing handshake, and every wait without its own timeout.
         public var timeout: Duration = .seconds(5)
         public var maxMessageSize = 64 << 20
         /// Answer pings automatically (turn off to test a server's keepalive).
         public var autoPong = true
 
         public init() {}
+    }
+
+    /// The server's answer to the upgrade request: its head, and for a refusal the start of its body.
+    public struct Response: Sendable {
+        public var head: HTTPHead
+        /// Up to `maxBodyKept` bytes of the body; empty after a 101.
+        public var body: [UInt8]
+
+        /// How much of a refusal's body is kept.
+        public static let maxBodyKept = 4096
+
+        public var startLine: HTTPHead.StartLine { self.head.startLine }
+
+        /// The body as one printable line: control characters and runs of white space become one
+        /// space, and it is cut at 300 characters.
+        public var bodySummary: String {
+            var summary = ""
+            var count = 0
+            for character in String(decoding: self.body, as: UTF8.self) {
+                let blank = character.isWhitespace || character.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+                if blank {
+                    if !summary.isEmpty && summary.last != " " { summary.append(" ") }
+                    continue
+                }
+                if count == 300 {
+                    summary.append("…")
+                    break
+                }
+                summary.append(character)
+                count += 1
+            }
+            while summary.last == " " { summary.removeLast() }
+            return summary
+        }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -26,7 +64,9 @@ public final class BlockingClient {
         case connect(SystemError)
         case io(SystemError)
         case malformedResponse(String)
-        case handshake(ClientHandshakeError, HTTPHead)
+        /// The server answered the upgrade, but not as RFC 6455 asks: another status than 101
+        /// (a refusal, with its body), or a 101 that fails validation.
+        case handshake(ClientHandshakeError, Response)
         case timeout(String)
         case closed
 
@@ -38,19 +78,32 @@ public final class BlockingClient {
             case .connect(let error): "cannot connect: \(error)"
             case .io(let error): "connection failed: \(error)"
             case .malformedResponse(let text): "malformed handshake response: \(text)"
+            case .handshake(.unexpectedStatus(let status, let reason), let response):
+                Self.refusal(status: status, reason: reason, response: response)
             case .handshake(let error, _): "handshake failed: \(error)"
             case .timeout(let what): "timed out \(what)"
             case .closed: "connection closed"
             }
         }
+
+        /// "handshake refused: 502 Bad Gateway: cannot start program …", the server's own words last.
+        private static func refusal(status: Int, reason: String, response: Response) -> String {
+            var text = status >= 400 ? "handshake refused: \(status) \(reason)"
+                : "handshake failed: \(ClientHandshakeError.unexpectedStatus(status, reason))"
+            if (300..<400).contains(status), let location = response.head["Location"] {
+                text += " (Location: \(location))"
+            }
+            let body = response.bodySummary
+            return body.isEmpty ? text : text + ": " + body
+        }
     }
 
     public let url: WebSocketURL
     /// The server's handshake response.
-    public private(set) var response = HTTPHead(startLine: .response(version: "HTTP/1.1", status: 0, reason: ""))
-    public private(set) var subprotocol: String?
+    public internal(set) var response = HTTPHead(startLine: .response(version: "HTTP/1.1", status: 0, reason: ""))
+    public internal(set) var subprotocol: String?
     public let connection: Connection
-    let options: Options
+    public let options: Options
     let loop: EventLoop
     let io: ClientIO
 
@@ -87,10 +140,10 @@ public final class BlockingClient {
         }
         self.io = ClientIO(socket: socket, loop: self.loop)
         do {
+            self.io.connecting = !connected
             self.io.registration = try self.loop.register(socket.fd, interest: connected ? .readable : .writable,
                                                           handler: self.io)
             if !connected {
-                self.io.connecting = true
                 try self.wait("connecting to \(address)", deadline: self.deadline()) { !self.io.connecting }
                 if let error = self.io.connectError { throw Failure.connect(error) }
             }
@@ -109,58 +162,39 @@ public final class BlockingClient {
         self.disconnect()
     }
 
-    private func deadline(_ timeout: Duration? = nil) -> ContinuousClock.Instant {
+    func deadline(_ timeout: Duration? = nil) -> ContinuousClock.Instant {
         .now + (timeout ?? self.options.timeout)
-    }
-
-    private func handshake() throws(Failure) {
-        let request = ClientHandshake(host: self.url.hostHeader, target: self.url.target, origin: self.options.origin,
-                                      subprotocols: self.options.subprotocols, extraHeaders: self.options.headers)
-        try self.write(request.request.serialized())
-        var parser = HTTPHeadParser(kind: .response)
-        let deadline = self.deadline()
-        while true {
-            try self.wait("waiting for the handshake response", deadline: deadline) {
-                !self.io.received.isEmpty || self.io.eof
-            }
-            if self.io.received.isEmpty && self.io.eof { throw .malformedResponse("connection closed before a response") }
-            let bytes = self.io.received
-            self.io.received = []
-            let parsed: (head: HTTPHead, rest: [UInt8])?
-            do {
-                parsed = try parser.feed(bytes)
-            } catch {
-                throw .malformedResponse("\(error)")
-            }
-            guard let (head, rest) = parsed else { continue }
-            self.response = head
-            do {
-                self.subprotocol = try request.validate(head)
-            } catch {
-                throw Failure.handshake(error, head)
-            }
-            self.io.connection = self.connection
-            if !rest.isEmpty {
-                self.connection.receive(rest)
-                self.io.events.append(contentsOf: self.connection.takeEvents())
-            }
-            return
-        }
     }
 
     // MARK: Sending
 
+    /// Sends a text message, waiting (within the options' timeout) until the socket took it.
     public func send(text: String) throws(Failure) {
-        try self.perform { () throws(ConnectionStateError) in try self.connection.send(text: text) }
+        try self.perform(waiting: true) { () throws(ConnectionStateError) in try self.connection.send(text: text) }
     }
 
+    /// Sends a binary message, waiting (within the options' timeout) until the socket took it.
     public func send(binary: [UInt8]) throws(Failure) {
-        try self.perform { () throws(ConnectionStateError) in try self.connection.send(binary: binary) }
+        try self.perform(waiting: true) { () throws(ConnectionStateError) in try self.connection.send(binary: binary) }
     }
+
+    /// Queues a text message without waiting: what the socket does not take now is written during
+    /// later `poll` calls. Watch `queuedBytes` to bound the queue.
+    public func enqueue(text: String) throws(Failure) {
+        try self.perform(waiting: false) { () throws(ConnectionStateError) in try self.connection.send(text: text) }
+    }
+
+    /// Queues a binary message without waiting; see `enqueue(text:)`.
+    public func enqueue(binary: [UInt8]) throws(Failure) {
+        try self.perform(waiting: false) { () throws(ConnectionStateError) in try self.connection.send(binary: binary) }
+    }
+
+    /// Bytes queued for the socket and not yet written.
+    public var queuedBytes: Int { self.io.pending.count }
 
     /// Sends one fragment of a message: `opcode` .text or .binary first, then .continuation.
     public func sendFragment(_ opcode: Opcode, _ payload: [UInt8], fin: Bool) throws(Failure) {
-        try self.perform { () throws(ConnectionStateError) in
+        try self.perform(waiting: true) { () throws(ConnectionStateError) in
             switch opcode {
             case .text:
                 let sent = payload.withUnsafeBytes { bytes in
@@ -174,41 +208,51 @@ public final class BlockingClient {
     }
 
     public func sendPing(_ payload: [UInt8] = []) throws(Failure) {
-        try self.perform { () throws(ConnectionStateError) in try self.connection.sendPing(payload) }
+        try self.perform(waiting: true) { () throws(ConnectionStateError) in try self.connection.sendPing(payload) }
     }
 
     /// Starts the closing handshake; read events until `.close` arrives to finish it.
     public func close(code: CloseCode = .normalClosure, reason: String = "") throws(Failure) {
-        try self.perform { () throws(ConnectionStateError) in try self.connection.close(code: code, reason: reason) }
+        try self.perform(waiting: true) { () throws(ConnectionStateError) in
+            try self.connection.close(code: code, reason: reason)
+        }
+    }
+
+    /// Starts the closing handshake without waiting for the socket to take the close frame (it goes
+    /// after whatever `enqueue` queued); see `enqueue(text:)`.
+    public func enqueueClose(code: CloseCode = .normalClosure, reason: String = "") throws(Failure) {
+        try self.perform(waiting: false) { () throws(ConnectionStateError) in
+            try self.connection.close(code: code, reason: reason)
+        }
     }
 
     /// Writes bytes as they are, bypassing the protocol: for testing how a server handles bad frames.
     public func sendRaw(_ bytes: [UInt8]) throws(Failure) {
-        try self.write(bytes)
+        try self.write(bytes, waiting: true)
     }
 
-    private func perform(_ body: () throws(ConnectionStateError) -> Void) throws(Failure) {
+    private func perform(waiting: Bool, _ body: () throws(ConnectionStateError) -> Void) throws(Failure) {
         do {
             try body()
         } catch {
             throw .closed
         }
-        try self.flushConnection()
+        try self.flushConnection(waiting: waiting)
     }
 
-    func flushConnection() throws(Failure) {
+    func flushConnection(waiting: Bool) throws(Failure) {
         for output in self.connection.takeOutput() {
             switch output {
-            case .bytes(let bytes): try self.write(bytes)
+            case .bytes(let bytes): try self.write(bytes, waiting: waiting)
             case .endOfStream: self.io.shutdownWrite()
             }
         }
     }
 
-    private func write(_ bytes: [UInt8]) throws(Failure) {
+    func write(_ bytes: [UInt8], waiting: Bool) throws(Failure) {
         self.io.pending.append(contentsOf: bytes)
         try self.io.flush()
-        if !self.io.pending.isEmpty {
+        if waiting && !self.io.pending.isEmpty {
             try self.wait("writing", deadline: self.deadline()) { self.io.pending.isEmpty || self.io.writeError != nil }
         }
         if let error = self.io.writeError { throw .io(error) }
@@ -221,13 +265,12 @@ public final class BlockingClient {
     public func nextEvent(timeout: Duration? = nil) throws(Failure) -> Connection.Event? {
         let deadline = self.deadline(timeout)
         while true {
-            if let event = self.io.events.first {
-                self.io.events.removeFirst()
+            if let event = self.io.popEvent() {
                 return event
             }
             if self.io.eof { return nil }
             try self.wait("waiting for a message", deadline: deadline) { !self.io.events.isEmpty || self.io.eof }
-            try self.flushConnection()  // pongs, the echo of a close
+            try self.flushConnection(waiting: true)  // pongs, the echo of a close
         }
     }
 
@@ -246,16 +289,25 @@ public final class BlockingClient {
 
     /// Reads until the server's close frame, skipping messages; returns its code and reason, or nil
     /// when the connection ended without one.
+    /// - Parameter timeout: the bound on the whole wait (the options' timeout by default), however
+    ///   many messages are skipped meanwhile.
     public func waitForClose(timeout: Duration? = nil) throws(Failure) -> (code: CloseCode?, reason: String)? {
-        while let event = try self.nextEvent(timeout: timeout) {
+        let deadline = self.deadline(timeout)
+        while let event = try self.nextEvent(timeout: deadline - .now) {
             if case .close(let code, let reason) = event { return (code, reason) }
+            // A server that never stops sending always has an event ready: check the bound here too.
+            if ContinuousClock.now >= deadline { throw .timeout("waiting for the close frame") }
         }
         return nil
     }
 
-    /// Waits until the server closes the TCP connection.
+    /// Waits until the server closes the TCP connection, skipping what arrives meanwhile.
+    /// - Parameter timeout: the bound on the whole wait (the options' timeout by default).
     public func waitForEOF(timeout: Duration? = nil) throws(Failure) {
-        while try self.nextEvent(timeout: timeout) != nil {}
+        let deadline = self.deadline(timeout)
+        while try self.nextEvent(timeout: deadline - .now) != nil {
+            if ContinuousClock.now >= deadline { throw .timeout("waiting for the server to close the connection") }
+        }
     }
 
     /// The client's loop, for watching other descriptors (stdin, a child's pipes) alongside the socket.
@@ -265,33 +317,35 @@ public final class BlockingClient {
     public var eventLoop: EventLoop { self.loop }
 
     /// Runs the loop until anything happens (socket or other registered descriptor) or `timeout`
-    /// passes, then sends what the connection queued (pongs, a close echo).
+    /// passes, then queues what the connection produced (pongs, a close echo) without waiting.
     public func poll(timeout: Duration) throws(Failure) {
         // Events that came with the handshake response, or in an earlier read, are already here.
         guard self.io.events.isEmpty && !self.io.eof else {
-            try self.flushConnection()
+            try self.flushConnection(waiting: false)
             return
         }
-        var timedOut = false
-        let timer = self.loop.schedule(after: timeout) { [loop = self.loop] in
-            timedOut = true
-            loop.stop()
-        }
+        let timer = self.loop.schedule(after: max(timeout, .zero)) { [loop = self.loop] in loop.stop() }
         defer { self.loop.cancel(timer) }
         do {
             try self.loop.run()
         } catch {
             throw .io(error)
         }
-        _ = timedOut
         if let error = self.io.readError { throw .io(error) }
-        try self.flushConnection()
+        try self.flushConnection(waiting: false)
     }
 
     /// Events received and not yet taken, oldest first.
     public func takeEvents() -> [Connection.Event] {
-        defer { self.io.events = [] }
-        return self.io.events
+        self.io.takeEvents()
+    }
+
+    /// Whether the socket is left unread, so that TCP flow control slows the server: set it while
+    /// what the messages are delivered to (a program's stdin, say) is backed up. Events already
+    /// received are still returned. A wait for a message while paused waits out its timeout.
+    public var isReadingPaused: Bool {
+        get { self.io.pausedByCaller }
+        set { self.io.pausedByCaller = newValue }
     }
 
     /// Whether the server has closed the TCP connection.
@@ -303,7 +357,7 @@ public final class BlockingClient {
         self.loop.close()
     }
 
-    private func wait(_ what: String, deadline: ContinuousClock.Instant, until done: () -> Bool) throws(Failure) {
+    func wait(_ what: String, deadline: ContinuousClock.Instant, until done: () -> Bool) throws(Failure) {
         var timedOut = false
         let timer = self.loop.schedule(at: deadline) { [loop = self.loop] in
             timedOut = true
@@ -319,110 +373,5 @@ public final class BlockingClient {
             if let error = self.io.readError { throw .io(error) }
         }
         if !done() { throw .timeout(what) }
-    }
-}
-
-/// The socket side of a `BlockingClient`: reads into the connection, writes what is pending.
-final class ClientIO: EventHandler {
-    let socket: Socket
-    unowned let loop: EventLoop
-    var registration: Registration?
-    var connection: Connection?
-    var connecting = false
-    var connectError: SystemError?
-    var readError: SystemError?
-    var writeError: SystemError?
-    var received: [UInt8] = []
-    var events: [Connection.Event] = []
-    var pending: [UInt8] = []
-    var eof = false
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-
-    init(socket: Socket, loop: EventLoop) {
-        self.socket = socket
-        self.loop = loop
-    }
-
-    func handle(_ readiness: Readiness) {
-        if self.connecting {
-            self.connecting = false
-            do { try self.socket.finishConnect() } catch { self.connectError = error }
-            self.updateInterest()
-            self.loop.stop()
-            return
-        }
-        if readiness.contains(.writable) {
-            try? self.flush()
-        }
-        if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
-            self.read()
-        }
-        self.loop.stop()
-    }
-
-    private func read() {
-        while !self.eof {
-            let result: IOResult<Int>
-            do {
-                result = try self.buffer.withUnsafeMutableBytes { bytes in
-                    Result { () throws(SystemError) in try self.socket.read(into: bytes) }
-                }.get()
-            } catch {
-                self.readError = error
-                self.eof = true
-                break
-            }
-            guard case .processed(let count) = result else { break }
-            if count == 0 {
-                self.eof = true
-                self.connection?.receiveEOF()
-                break
-            }
-            if let connection = self.connection {
-                self.buffer.withUnsafeMutableBytes { connection.receive(mutating: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count])) }
-                self.events.append(contentsOf: connection.takeEvents())
-            } else {
-                self.received.append(contentsOf: self.buffer[0..<count])
-            }
-        }
-        self.updateInterest()
-    }
-
-    func flush() throws(BlockingClient.Failure) {
-        while !self.pending.isEmpty {
-            let result: IOResult<Int>
-            do {
-                result = try self.pending.withUnsafeBytes { bytes in
-                    Result { () throws(SystemError) in try self.socket.write(bytes) }
-                }.get()
-            } catch {
-                self.writeError = error
-                self.pending = []
-                throw .io(error)
-            }
-            guard case .processed(let count) = result else { break }
-            self.pending.removeFirst(count)
-        }
-        self.updateInterest()
-    }
-
-    func shutdownWrite() {
-        try? self.socket.shutdownWrite()
-    }
-
-    private func updateInterest() {
-        guard let registration = self.registration else { return }
-        var interest: Interest = []
-        if !self.eof { interest.insert(.readable) }
-        if !self.pending.isEmpty || self.connecting { interest.insert(.writable) }
-        try? self.loop.modify(registration, interest: interest)
-    }
-
-    func close() {
-        if let registration = self.registration {
-            self.loop.deregister(registration)
-            self.registration = nil
-        }
-        if !self.socket.isClosed { self.socket.close() }
     }
 }

@@ -6,12 +6,13 @@ import WebSocket
 /// Each connection keeps `inFlight` messages outstanding: every reply received sends the next one,
 /// so the figure is the server's sustained round-trip rate, and latency is measured per message from
 /// its send to its echo. In churn mode each connection instead repeats connect, handshake, one round
-/// trip and close, measuring sessions per second.
+/// trip and close, measuring sessions per second. With a message count, exactly that many round
+/// trips (or sessions) are started and completed, whatever the connections and messages in flight.
 public final class LoadGenerator {
     public struct Options: Sendable {
         public var url: WebSocketURL
         public var connections = 1
-        /// Total messages to complete across all connections; nil runs for `duration`.
+        /// Round trips (sessions, churning) to complete across all connections, exactly; nil runs for `duration`.
         public var messages: Int?
         public var duration: Duration = .seconds(5)
         public var size = 32
@@ -54,6 +55,8 @@ public final class LoadGenerator {
     var started: ContinuousClock.Instant = .now
     var completed = 0
     var target: Int?
+    /// Round trips (or sessions) started and not given back; never more than `target`.
+    var claimed = 0
     var finishing = false
     /// Sessions still closing after the run, in `closeGracefully`.
     var closingCount = 0
@@ -87,7 +90,11 @@ public final class LoadGenerator {
         for index in 0..<self.options.connections {
             let connection = BenchConnection(index: index, generator: self)
             self.connections.append(connection)
-            connection.start()
+            if self.options.churn {
+                connection.startClaimedSession()
+            } else {
+                connection.start()
+            }
         }
         if self.target == nil {
             self.loop.schedule(after: self.options.duration) { [unowned self] in self.finish() }
@@ -115,20 +122,38 @@ public final class LoadGenerator {
     }
 
     func recordCompletion(latency: Duration) {
-        guard !self.draining else { return }
+        guard !self.draining, self.target.map({ self.completed < $0 }) ?? true else { return }
         self.completed += 1
         let micros = latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000
         self.latencies.append(UInt32(clamping: micros))
         if let target = self.target, self.completed >= target { self.finish() }
     }
 
-    /// Whether a connection should start another round trip (or session).
-    var wantsMore: Bool { !self.finishing }
+    /// Takes the right to start one more round trip (or session): with `-n N`, N are handed out in
+    /// all, so the run completes exactly N however many connections and messages in flight there are.
+    func claim() -> Bool {
+        guard !self.finishing else { return false }
+        if let target = self.target, self.claimed >= target { return false }
+        self.claimed += 1
+        return true
+    }
 
     func failed(_ connection: BenchConnection, _ message: String) {
         if self.errors.count < 100 { self.errors.append("connection \(connection.index): \(message)") }
+        // Its unanswered round trips go back to the pool, for the connections still running.
+        self.claimed -= connection.outstanding
+        connection.hasFailed = true
         connection.close()
-        if self.connections.allSatisfy(\.isClosed) { self.finish() }
+        if self.connections.allSatisfy(\.isClosed) {
+            self.finish()
+            return
+        }
+        for other in self.connections where other !== connection { other.topUp() }
+        // Work is claimed only as replies come back (or, churning, as sessions end), so a run in
+        // which no connection has any outstanding could never end by itself.
+        let stalled = self.options.churn ? self.connections.allSatisfy(\.isClosed)
+            : self.connections.allSatisfy { $0.isClosed || $0.outstanding == 0 }
+        if stalled { self.finish() }
     }
 
     /// Ends every open session with a closing handshake, so the server sees clean closes rather

@@ -3,68 +3,50 @@ import Glibc
 
 /// `wsgate bench URL [-c N] [-n N | -d DUR] [-s SIZE] [-p N] [--text|--binary] [--churn] [--json]`
 func runBench(_ arguments: [String]) -> Int32 {
-    var url: WebSocketURL?
+    let commandLine = benchCommandLine
     var options: LoadGenerator.Options?
     var json = false
-    var connections = 1, inFlight = 1, size = 32
-    var messages: Int?
-    var duration: Duration = .seconds(5)
-    var binary = false, churn = false
-    var rest = arguments[...]
-    do {
-        while let argument = rest.popFirst() {
-            func value() throws(OptionParser.Failure) -> String {
-                guard let value = rest.popFirst() else { throw OptionParser.Failure(description: "\(argument) needs a value") }
-                return value
-            }
-            switch argument {
-            case "-c", "--connections": connections = try OptionParser.integer(try value(), flag: argument, range: 1...100_000)
-            case "-n", "--messages": messages = try OptionParser.integer(try value(), flag: argument, range: 1...Int.max)
-            case "-d", "--duration": duration = try OptionParser.duration(try value(), flag: argument)
-            case "-s", "--size": size = try OptionParser.size(try value(), flag: argument)
-            case "-p", "--in-flight": inFlight = try OptionParser.integer(try value(), flag: argument, range: 1...100_000)
-            case "--text": binary = false
-            case "--binary": binary = true
-            case "--churn": churn = true
-            case "--json": json = true
-            case "-h", "--help":
-                print(benchUsage, terminator: "")
-                return 0
-            default:
-                guard url == nil, !argument.hasPrefix("-") else {
-                    throw OptionParser.Failure(description: "bench: unexpected argument '\(argument)'")
-                }
-                do {
-                    url = try WebSocketURL(argument)
-                } catch {
-                    throw OptionParser.Failure(description: "bench: \(error)")
-                }
-            }
+    let status = withCommandLine(commandLine, arguments) { parsed throws(OptionParser.Failure) in
+        guard parsed.positional.count <= 1 else {
+            throw OptionParser.Failure(description: "bench: unexpected argument '\(parsed.positional[1])'")
         }
-        guard let url else { throw OptionParser.Failure(description: "bench: no URL (see wsgate bench --help)") }
+        guard let text = parsed.positional.first else {
+            throw OptionParser.Failure(description: "bench: no URL (see wsgate bench --help)")
+        }
+        let url: WebSocketURL
+        do {
+            url = try WebSocketURL(text)
+        } catch {
+            throw OptionParser.Failure(description: "bench: \(error)")
+        }
         var built = LoadGenerator.Options(url: url)
-        built.connections = connections
-        built.messages = messages
-        built.duration = duration
-        built.size = size
-        built.inFlight = inFlight
-        built.binary = binary
-        built.churn = churn
+        func integer(_ flag: String, _ range: ClosedRange<Int>) throws(OptionParser.Failure) -> Int? {
+            guard let value = parsed.value(flag) else { return nil }
+            return try OptionParser.integer(value, flag: flag, range: range)
+        }
+        built.connections = try integer("--connections", 1...100_000) ?? 1
+        built.messages = try integer("--messages", 1...Int.max)
+        built.inFlight = try integer("--in-flight", 1...100_000) ?? 1
+        if let value = parsed.value("--duration") { built.duration = try OptionParser.duration(value, flag: "--duration") }
+        if let value = parsed.value("--size") { built.size = try OptionParser.size(value, flag: "--size") }
+        // The last of --text and --binary wins.
+        built.binary = parsed.flags.last { $0.name == "--text" || $0.name == "--binary" }?.name == "--binary"
+        built.churn = parsed.has("--churn")
+        json = parsed.has("--json")
         if isatty(STDERR_FILENO) == 1 && !json {
-            let unit = churn ? "sessions" : "messages"
+            let unit = built.churn ? "sessions" : "messages"
             built.progress = { done, elapsed in
                 printError("\r\(done) \(unit) in \(format(elapsed.inSeconds, 1)) s ")
             }
         }
         options = built
-    } catch {
-        printError("wsgate: \(error)\n")
-        return 2
+        return 0
     }
+    guard let options else { return status }
     do {
-        let result = try LoadGenerator(options: options!).run()
+        let result = try LoadGenerator(options: options).run()
         if isatty(STDERR_FILENO) == 1 && !json { printError("\r\u{1B}[K") }
-        print(json ? benchJSON(result, options!) : benchSummary(result, options!))
+        print(json ? benchJSON(result, options) : benchSummary(result, options))
         return result.errors.isEmpty ? 0 : 1
     } catch {
         printError("wsgate bench: \(error)\n")
@@ -121,20 +103,24 @@ extension String {
     }
 }
 
-let benchUsage = """
-    usage: wsgate bench URL [flags]
-
-    Measures an echo endpoint: each connection keeps -p messages in flight and sends the next
-    one as each echo returns. With --churn, each connection repeats connect, handshake, one
-    round trip and close, and the figures are sessions.
-
-      -c, --connections N   connections at once (default 1)
-      -n, --messages N      stop after N round trips in all (default: run for --duration)
-      -d, --duration DUR    how long to run (default 5s)
-      -s, --size SIZE       message size (default 32)
-      -p, --in-flight N     messages outstanding per connection (default 1)
-      --text | --binary     message type (default text)
-      --churn               connect-churn mode
-      --json                one JSON object instead of the summary
-
-    """
+let benchCommandLine = ClientCommandLine(
+    command: "bench", synopsis: "URL [flags]",
+    description: """
+        Measures an echo endpoint: each connection keeps -p messages in flight and sends the next
+        one as each echo returns. With -n, exactly N round trips are made in all (however many
+        connections and messages in flight), and the run ends when the last echo is back. With
+        --churn, each connection repeats connect, handshake, one round trip and close, and the
+        figures (and -n) count sessions. Exit status: 0, or 1 when any connection failed.
+        """,
+    flags: [
+        ClientFlag("-c", "--connections", value: "N", help: "connections at once (default 1)"),
+        ClientFlag("-n", "--messages", value: "N", help: "make exactly N round trips in all (default: run for --duration)"),
+        ClientFlag("-d", "--duration", value: "DUR", help: "how long to run without -n (default 5s)"),
+        ClientFlag("-s", "--size", value: "SIZE", help: "message size (default 32)"),
+        ClientFlag("-p", "--in-flight", value: "N", help: "messages outstanding per connection (default 1)"),
+        ClientFlag("--text", help: "send text messages (the default)"),
+        ClientFlag("--binary", help: "send binary messages"),
+        ClientFlag("--churn", help: "connect-churn mode"),
+        ClientFlag("--json", help: "one JSON object instead of the summary"),
+        ClientFlag.help,
+    ])

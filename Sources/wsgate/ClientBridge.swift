@@ -6,9 +6,13 @@ import WebSocket
 
 /// `client URL --exec COMMAND`: the stdio contract turned around, a local program talking to a
 /// remote endpoint. Its stdout lines (or chunks, with --binary) become messages; messages become
-/// lines on its stdin. When it closes stdout, the connection closes normally; when the server
-/// closes, its stdin is closed and it gets 2 s to exit before SIGTERM, then SIGKILL.
-/// Exit status: 1 when the program failed, else the close's (0 normal, 1 error).
+/// lines on its stdin. When it closes stdout, the client lingers and closes normally; when the
+/// server closes, its stdin is closed and it gets 2 s to exit before SIGTERM, then SIGKILL.
+/// SIGINT or SIGTERM is passed on to the program's process group (it runs in a group of its own,
+/// so a terminal's Ctrl-C does not reach it directly) while the client closes with 1001.
+///
+/// Exit status: the program's when it failed ("the program exited with status 3" on stderr, and
+/// status 3), 128 + N after our signal N, else the close's (0 normal, 1 error).
 func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool, linger: Duration) -> Int32 {
     let child: ChildProcess
     let stdout: InputReader
@@ -17,23 +21,30 @@ func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool
         child = try ChildProcess.spawn(executable: command.executable, arguments: command.arguments,
                                        standardInput: .pipe, standardOutput: .pipe, standardError: .inherit)
         stdout = try InputReader(fd: child.standardOutput!.fd, mode: binary ? .chunks : .lines, loop: client.eventLoop)
-        stdin = try OutputWriter(end: child.standardInput!, loop: client.eventLoop)
+        stdin = try OutputWriter(end: child.standardInput!, binary: binary, loop: client.eventLoop)
     } catch {
         printError("wsgate client: cannot start \(command.executable): \(error)\n")
         return 1
     }
-    var pump = ClientPump(client: client, input: stdout, binary: binary, linger: Linger(quietPeriod: linger))
-    let ending = pump.run { event in
-        switch event {
-        case .text(let text): stdin.write(Array(text.utf8) + (binary ? [] : [0x0A]))
-        case .binary(let bytes): stdin.write(bytes + (binary ? [] : [0x0A]))
-        default: break
-        }
-    }
+    var pump = ClientPump(client: client, input: stdout, sink: stdin, binary: binary, linger: linger)
+    pump.onSignal = { signal in try? child.signalGroup(signal) }
+    let ending = pump.run()
     stdin.close()
     let status = finish(child)
     child.standardOutput?.close()
-    return status.map { $0.isSuccess ? ending.exitStatus : 1 } ?? ending.exitStatus
+    if case .interrupted(let signal) = ending {
+        return exitStatus(for: signal)
+    }
+    guard let status else {
+        printError("wsgate client: the program could not be waited for\n")
+        return 1
+    }
+    switch status {
+    case .exited(0): return ending.exitStatus
+    case .exited(let code): printError("wsgate client: the program exited with status \(code)\n")
+    case .signaled(let signal): printError("wsgate client: the program was killed by \(signalName(signal))\n")
+    }
+    return exitStatus(of: status)
 }
 
 /// Waits for the bridged program: 2 s after its stdin closed, then SIGTERM, then SIGKILL.

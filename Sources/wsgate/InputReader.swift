@@ -5,6 +5,8 @@ import Reactor
 /// The descriptor is left blocking: a terminal shares its file description with the shell, and
 /// O_NONBLOCK would outlive us there. One read per readiness never blocks. A regular file cannot
 /// be watched by epoll (EPERM); it is then read directly whenever the caller asks for more.
+/// While `isPaused` (the socket has a backlog to write), nothing is read, so a fast producer is
+/// held back by its pipe rather than by our memory.
 final class InputReader: EventHandler {
     enum Mode { case lines, chunks }
 
@@ -17,6 +19,14 @@ final class InputReader: EventHandler {
     private(set) var isAtEnd = false
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
+    /// Stops reading until set to false again.
+    var isPaused = false {
+        didSet {
+            guard let registration = self.registration, self.isPaused != oldValue else { return }
+            try? self.loop.modify(registration, interest: self.isPaused ? [] : .readable)
+        }
+    }
+
     init(fd: FileDescriptor, mode: Mode, loop: EventLoop) throws(SystemError) {
         self.fd = fd
         self.mode = mode
@@ -28,7 +38,7 @@ final class InputReader: EventHandler {
         }
     }
 
-    /// Whether the input must be read on demand because epoll cannot watch it.
+    /// Whether the input must be read on demand (`readOnce`) because epoll cannot watch it.
     var isPolledDirectly: Bool { self.registration == nil && !self.isAtEnd }
 
     func handle(_ readiness: Readiness) {
@@ -38,7 +48,7 @@ final class InputReader: EventHandler {
 
     /// Reads once; at EOF, a last line without a newline is still delivered.
     func readOnce() {
-        guard !self.isAtEnd else { return }
+        guard !self.isAtEnd && !self.isPaused else { return }
         let result = self.buffer.withUnsafeMutableBytes { bytes in
             Result { () throws(SystemError) in try self.fd.read(into: bytes) }
         }

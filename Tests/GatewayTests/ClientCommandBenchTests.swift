@@ -76,8 +76,31 @@ struct ClientCommandBenchTests {
         #expect(status == 0, "\(json)")
         #expect(json["binary"] as? Bool == true)
         #expect(json["size"] as? Int == 1024)
-        let completed = try #require(json["completed"] as? Int)
-        #expect(completed >= 3000 && completed <= 3000 + 2 * 8, "completed \(completed) for -n 3000")
+        #expect(json["completed"] as? Int == 3000)
+    }
+
+    /// Exactly N, not N rounded up by connections × messages in flight: 1000 is no multiple of
+    /// 3 × 7, and the server's own count agrees.
+    @Test func benchWithMessageCountCompletesExactlyThatMany() throws {
+        let (server, log) = try countingEchoServer()
+        let (status, json) = try benchJSON([server.url + "/echo", "-n", "1000", "-c", "3", "-p", "7"])
+        #expect(status == 0, "\(json)")
+        #expect(json["completed"] as? Int == 1000)
+        let deadline = Date().addingTimeInterval(10)
+        var closes: [String] = []
+        while closes.count < 3 && Date() < deadline {
+            closes = log.all.filter { $0.contains("event=session.close") }
+            usleep(10_000)
+        }
+        #expect(closes.compactMap { field("messages_in", $0) }.reduce(0, +) == 1000, "\(closes)")
+    }
+
+    @Test func benchChurnWithCountMakesExactlyThatManySessions() throws {
+        let (server, log) = try countingEchoServer()
+        let (status, json) = try benchJSON([server.url + "/echo", "-n", "10", "-c", "3", "--churn"])
+        #expect(status == 0, "\(json)")
+        #expect(json["completed"] as? Int == 10)
+        #expect(log.all.filter { $0.contains("event=session.open") }.count == 10)
     }
 
     @Test func benchChurnCountsSessions() throws {

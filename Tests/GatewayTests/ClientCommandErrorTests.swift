@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Testing
+import WebSocket
 
 /// The one line a failed command wrote to stderr, or nil when it wrote none or several.
 private func singleLine(_ stderr: String) -> String? {
@@ -35,6 +36,43 @@ struct ClientCommandErrorTests {
         #expect(run.status == 1)
         let line = try #require(singleLine(run.stderr), "stderr: \(run.stderr)")
         #expect(line.contains("404"), "\(line)")
+    }
+
+    /// A refusal is reported with the server's own reason, its body (issue 15 saw only the status).
+    @Test(arguments: [["client"], ["send", "x"]])
+    func clientReportsRefusalWithTheServersReason(_ command: [String]) throws {
+        let scripts = try ScratchScripts()
+        let program = try scripts.script("not-executable", "echo never", executable: false)
+        let server = try TestServer(routes: [programRoute("/p", ProgramCommand(executable: program))])
+        let run = try runWsgate([command[0], server.url + "/p"] + command.dropFirst())
+        #expect(run.status == 1)
+        let line = try #require(singleLine(run.stderr), "stderr: \(run.stderr)")
+        #expect(line.hasPrefix("wsgate \(command[0]): handshake refused: 502 Bad Gateway: cannot start program \(program): EACCES"),
+                "\(line)")
+        #expect(run.stdout == "")
+    }
+
+    @Test func clientShowsBodyOfRefusalWithoutContentLength() throws {
+        let refusing = try RawTCPServer { _ in
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\nbusy:\r\n\ttry again\nlater\n"
+        }
+        let run = try runWsgate(["send", "ws://127.0.0.1:\(refusing.port)/"])
+        #expect(run.status == 1)
+        #expect(run.stderr == "wsgate send: handshake refused: 503 Service Unavailable: busy: try again later\n")
+    }
+
+    /// A server that accepts the handshake, then ends the TCP connection without a close frame.
+    @Test(arguments: [["client"], ["send", "x", "-n", "1"]])
+    func clientReportsConnectionClosedWithoutCloseFrame(_ command: [String]) throws {
+        let dropper = try RawTCPServer { request in
+            let key = headerValue("Sec-WebSocket-Key", in: request) ?? ""
+            return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Accept: \(ServerHandshake.acceptKey(for: key))\r\n\r\n"
+        }
+        let run = try runWsgate([command[0], "ws://127.0.0.1:\(dropper.port)/"] + command.dropFirst())
+        #expect(run.status == 1)
+        let prefix = command[0] == "send" ? "wsgate send: " : ""
+        #expect(run.stderr == prefix + "connection closed without a close frame (1006)\n", "stderr: \(run.stderr)")
     }
 
     @Test func clientReportsPlainHTTPServer() throws {

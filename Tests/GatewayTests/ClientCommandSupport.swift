@@ -15,9 +15,17 @@ final class WsgateClientProcess: @unchecked Sendable {
     /// The exit status once `runWsgate` waited for it.
     var status: Int32?
 
-    init(_ arguments: [String]) throws {
-        self.process.executableURL = try WsgateProcess.binary()
-        self.process.arguments = arguments
+    /// - Parameter memoryLimit: run under `ulimit -v` this many KiB (through `sh -c '…; exec wsgate'`,
+    ///   so the pid is still wsgate's): an allocation past it fails and the client dies.
+    init(_ arguments: [String], memoryLimit: Int? = nil) throws {
+        if let memoryLimit {
+            self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            self.process.arguments = ["-c", "ulimit -v \(memoryLimit) && exec \"$0\" \"$@\"", try WsgateProcess.binary().path]
+                + arguments
+        } else {
+            self.process.executableURL = try WsgateProcess.binary()
+            self.process.arguments = arguments
+        }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         self.process.standardInput = stdin
         self.process.standardOutput = stdout
@@ -98,18 +106,29 @@ final class WsgateClientProcess: @unchecked Sendable {
 }
 
 /// Runs `wsgate ARGUMENTS` with `input` on stdin (then EOF), bounded by `timeout` seconds.
-func runWsgate(_ arguments: [String], input: String = "", timeout: Double = 10) throws -> WsgateClientProcess {
-    try runWsgate(arguments, bytes: Array(input.utf8), timeout: timeout)
+func runWsgate(_ arguments: [String], input: String = "", timeout: Double = 10, memoryLimit: Int? = nil) throws
+    -> WsgateClientProcess
+{
+    try runWsgate(arguments, bytes: Array(input.utf8), timeout: timeout, memoryLimit: memoryLimit)
 }
 
 /// Runs `wsgate ARGUMENTS` with `bytes` on stdin (then EOF); the finished process, with `status`
 /// nil when it had to be killed after `timeout` seconds.
-func runWsgate(_ arguments: [String], bytes: [UInt8], timeout: Double = 10) throws -> WsgateClientProcess {
-    let child = try WsgateClientProcess(arguments)
+func runWsgate(_ arguments: [String], bytes: [UInt8], timeout: Double = 10, memoryLimit: Int? = nil) throws
+    -> WsgateClientProcess
+{
+    let child = try WsgateClientProcess(arguments, memoryLimit: memoryLimit)
     child.write(bytes)
     child.closeInput()
     child.status = child.waitForExit(timeout: timeout)
     return child
+}
+
+/// The peak resident memory of a running process in KiB (VmHWM in /proc/PID/status), or nil once it is gone.
+func peakResidentKiB(_ pid: Int32) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+    return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
 }
 
 /// A loopback port that nothing listens on: bound (so the kernel picked it), then closed.

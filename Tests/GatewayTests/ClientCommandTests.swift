@@ -108,6 +108,35 @@ struct ClientCommandTests {
     }
 }
 
+/// End to end: SIGINT (Ctrl-C) and SIGTERM end an interactive client with a closing handshake.
+@Suite("wsgate client signals")
+struct ClientCommandSignalTests {
+    struct SignalCase: Sendable, CustomTestStringConvertible {
+        let signal: Int32
+        let name: String
+        var testDescription: String { self.name }
+    }
+
+    @Test(arguments: [SignalCase(signal: SIGINT, name: "SIGINT"), SignalCase(signal: SIGTERM, name: "SIGTERM")])
+    func clientClosesWithGoingAwayOnSignal(_ signal: SignalCase) throws {
+        let server = try clientToolServer()
+        let client = try WsgateClientProcess(["client", server.url + "/echo"])
+        client.write("hi\n")
+        #expect(try client.waitForLines(1) == ["hi"])  // connected, and the signal handlers are set
+        kill(client.process.processIdentifier, signal.signal)
+        #expect(client.waitForExit() == 128 + signal.signal, "stderr: \(client.stderr)")
+        #expect(client.stderr == "\(signal.name): closing with 1001 (going away)\nclosed: 1001 (going away)\n")
+        let deadline = Date().addingTimeInterval(10)
+        var close: String?
+        while close == nil && Date() < deadline {
+            close = server.log.first { $0.contains("event=session.close") }
+            usleep(10_000)
+        }
+        #expect(close?.contains(" code=1001 ") == true, "server logged \(close ?? "no close")")
+        client.closeInput()
+    }
+}
+
 /// End to end: `wsgate client --exec`, a local program bridged to a remote endpoint.
 @Suite("wsgate client --exec end to end")
 struct ClientCommandBridgeTests {
@@ -121,10 +150,18 @@ struct ClientCommandBridgeTests {
         #expect(run.stdout == "")
     }
 
-    @Test func bridgeExitStatusFollowsFailingProgram() throws {
+    @Test func bridgeExitsWithFailingProgramsStatus() throws {
         let server = try clientToolServer()
         let run = try runWsgate(["client", server.url + "/echo", "--exec", "sh -c 'echo x; read a; exit 3'"])
-        #expect(run.status == 1, "stderr: \(run.stderr)")
+        #expect(run.status == 3, "stderr: \(run.stderr)")
+        #expect(run.stderr.hasSuffix("wsgate client: the program exited with status 3\n"), "stderr: \(run.stderr)")
+    }
+
+    @Test func bridgeExitsWith128PlusSignalOfKilledProgram() throws {
+        let server = try clientToolServer()
+        let run = try runWsgate(["client", server.url + "/echo", "--exec", "sh -c 'echo x; read a; kill -TERM $$'"])
+        #expect(run.status == 128 + SIGTERM, "stderr: \(run.stderr)")
+        #expect(run.stderr.hasSuffix("wsgate client: the program was killed by SIGTERM\n"), "stderr: \(run.stderr)")
     }
 
     @Test func bridgeGivesProgramEndOfInputWhenServerCloses() throws {
@@ -170,7 +207,7 @@ struct ClientCommandSendTests {
         #expect(run.stdout == "hello\nwörld\n\n")
     }
 
-    @Test func sendWithoutCountPrintsEveryReplyUntilQuiet() throws {
+    @Test func sendWithoutCountPrintsEveryReplyWithinWait() throws {
         let server = try clientToolServer()
         let started = Date()
         let run = try runWsgate(["send", server.url + "/echo", "a", "b", "--wait", "300ms"])
@@ -199,6 +236,14 @@ struct ClientCommandSendTests {
         let run = try runWsgate(["send", server.url + "/greeter", "Ada", "-n", "2"])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stdout == "What is your name?\nHello, Ada!\n")
+    }
+
+    @Test func sendFailsWhenServerClosesNormallyBeforeCount() throws {
+        let server = try TestServer(routes: [programRoute("/one", handlerProgram("count", "--to", "1"))])
+        let run = try runWsgate(["send", server.url + "/one", "-n", "3", "--wait", "10s"])
+        #expect(run.status == 1)
+        #expect(run.stdout == "1\n")
+        #expect(run.stderr.contains("1 of 3 replies before the server closed"), "stderr: \(run.stderr)")
     }
 
     @Test func sendExitsOneWhenServerClosesWithError() throws {

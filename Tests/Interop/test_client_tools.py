@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import select
+import signal
 import subprocess
 import threading
 import time
@@ -28,12 +29,15 @@ RELAYED = ["relay 1", "relay 2 ✓", "relay 3"]
 
 class EchoServer:
     """websockets' server on 127.0.0.1: /echo echoes, /relay sends RELAYED first and records the
-    replies, any other path is refused with 404. `received` counts every message it read."""
+    replies, /flood sends "y" until the client closes, /drop ends the TCP connection without a
+    close frame, /refuse answers 502 with a reason in the body, any other path is refused with 404.
+    `received` counts every message it read; `close_codes` has the code each client closed with."""
 
     def __init__(self):
         self.received = 0
         self.active = 0
         self.relayed = []
+        self.close_codes = []
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.port = None
@@ -50,13 +54,25 @@ class EchoServer:
             await self.stopping.wait()
 
     def _route(self, connection, request):
-        if request.path not in ("/echo", "/relay"):
+        if request.path == "/refuse":
+            return connection.respond(HTTPStatus.BAD_GATEWAY, "cannot start program ./x: EACCES\n")
+        if request.path not in ("/echo", "/relay", "/flood", "/drop"):
             return connection.respond(HTTPStatus.NOT_FOUND, "no such route\n")
         return None
 
     async def _handle(self, ws):
         self.active += 1
         try:
+            if ws.request.path == "/flood":
+                while True:
+                    for _ in range(100):
+                        await ws.send("y")
+                    # send() yields only when the socket pushes back: without this, a client that
+                    # keeps up would starve this server's reading, and its close frame go unseen.
+                    await asyncio.sleep(0)
+            if ws.request.path == "/drop":
+                ws.transport.close()
+                return
             if ws.request.path == "/relay":
                 for message in RELAYED:
                     await ws.send(message)
@@ -68,8 +84,10 @@ class EchoServer:
                 self.received += 1
                 await ws.send(message)
         except ConnectionClosed:
-            pass  # bench ends its connections without a closing handshake
+            pass  # the client closed (a flood ends so)
         finally:
+            if ws.protocol.close_rcvd is not None:
+                self.close_codes.append(ws.protocol.close_rcvd.code)
             self.active -= 1
 
     def url(self, path):
@@ -224,3 +242,67 @@ def test_bench_completed_matches_the_servers_own_count(server):
     print(f"bench completed={completed} server received={server.received} "
           f"per_second={figures['per_second']} latency_us={latency}")
     assert completed <= server.received <= completed + connections * in_flight
+
+
+def test_send_n_against_a_flood_prints_n_and_closes_normally(server):
+    result = wsgate("send", server.url("/flood"), "-n", "5", timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"y\n" * 5
+    server.settle()
+    assert server.close_codes == [1000]
+
+
+@pytest.mark.parametrize("input", [b"", b"x\n"])
+def test_client_ends_within_its_linger_against_a_flood(server, input):
+    started = time.monotonic()
+    result = wsgate("client", server.url("/flood"), "--linger", "300ms", input=input, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 8
+    assert set(result.stdout.splitlines()) <= {b"y"}
+    server.settle()
+    assert server.close_codes == [1000]
+
+
+def test_refusal_reports_the_servers_reason(server):
+    for command in (["client"], ["send", "x"]):
+        result = wsgate(command[0], server.url("/refuse"), *command[1:])
+        assert result.returncode == 1
+        assert result.stderr.decode() == (f"wsgate {command[0]}: handshake refused: 502 Bad Gateway: "
+                                          "cannot start program ./x: EACCES\n")
+
+
+def test_connection_closed_without_a_close_frame_is_1006(server):
+    result = wsgate("client", server.url("/drop"))
+    assert result.returncode == 1
+    assert result.stderr == b"connection closed without a close frame (1006)\n"
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_client_closes_with_going_away_on_signal(server, signum, status):
+    client = Interactive("client", server.url("/echo"))
+    client.write(b"hi\n")
+    assert client.read(3) == b"hi\n"
+    client.process.send_signal(signum)
+    try:
+        _, errors = client.process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        client.process.kill()
+        pytest.fail("wsgate client did not exit after the signal")
+    assert client.process.returncode == status, errors
+    assert b"closing with 1001 (going away)" in errors
+    server.settle()
+    assert server.close_codes == [1001]
+
+
+def test_client_exec_exits_with_the_programs_status(server):
+    result = wsgate("client", server.url("/echo"), "--exec", "sh -c 'echo x; read a; exit 3'")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.endswith(b"wsgate client: the program exited with status 3\n")
+
+
+def test_bench_n_completes_exactly_n(server):
+    result = wsgate("bench", server.url("/echo"), "-n", "1000", "-c", "3", "-p", "7", "--json", timeout=20)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["completed"] == 1000
+    server.settle()
+    assert server.received == 1000
