@@ -161,6 +161,7 @@ struct ProgramLifecycleTests {
         #expect(try client.waitForClose(timeout: .seconds(3))?.code == .normalClosure)
         #expect(Date().timeIntervalSince(started) < 2)
         #expect(eventually(timeout: 2) { processIsReaped(pid) })
+        withExtendedLifetime(server) {}  // the gateway serves until the end of the test
     }
 
     struct BackgroundCase: Sendable, CustomTestStringConvertible {
