@@ -53,15 +53,25 @@ public final class GatewayServer {
         self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
+            // A name listens on every address it resolves to; an address named twice (`localhost`
+            // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
+            var addresses: [SocketAddress] = []
             for host in configuration.addresses {
+                do {
+                    addresses += try SocketAddress.listening(on: host, port: configuration.port)
+                } catch {
+                    throw StartupError(description: "cannot listen on \(Self.hostAndPort(host, configuration.port)): \(error)")
+                }
+            }
+            var seen = Set<SocketAddress>()
+            for address in addresses where seen.insert(address).inserted {
                 let socket: Socket
                 let bound: SocketAddress
                 do {
-                    let address = try SocketAddress(host: host, port: configuration.port)
                     socket = try Socket.listen(on: address)
                     bound = try socket.localAddress
                 } catch {
-                    throw StartupError(description: "cannot listen on \(Self.hostAndPort(host, configuration.port)): \(error)")
+                    throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
                 let listener = Listener(socket: socket, address: bound, server: self)
                 self.listeners.append(listener)
@@ -98,7 +108,7 @@ public final class GatewayServer {
     }
 
     private static func hostAndPort(_ host: String, _ port: UInt16) -> String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Stops the gateway from any thread: the loop wakes, then shuts down gracefully.
