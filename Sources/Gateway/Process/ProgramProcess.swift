@@ -268,7 +268,7 @@ final class ProgramProcess {
     }
 
     private func logStderr(_ line: UnsafeRawBufferPointer) {
-        self.log.error("process.stderr", [("line", String(decoding: line, as: UTF8.self))])
+        self.log.stderr("process.stderr", [("line", String(decoding: line, as: UTF8.self))])
     }
 
     // MARK: Exit and termination
@@ -276,7 +276,8 @@ final class ProgramProcess {
     private func childExited(_ status: ChildProcess.ExitStatus) {
         self.exitStatus = status
         if self.countsTowardLimit { self.server.childDidExit() }
-        self.log.info("process.exit", [("status", status)])
+        // Per-session detail (trace): a long-lived program's exit has its own line (`shared.exit`).
+        self.log.trace("process.exit", [("status", status)])
         // The owner hears of the exit first: releasing lets go of it.
         self.owner?.program(self, didExit: status)
         if let termination = self.termination {
