@@ -121,9 +121,7 @@ public final class GatewayServer {
     public func run() throws {
         try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
         try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
-        for address in self.boundAddresses {
-            self.configuration.log.info("server.listen", [("address", address)])
-        }
+        self.logStartup()
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.
