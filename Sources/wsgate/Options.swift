@@ -7,6 +7,7 @@ enum Command {
     case serve(GatewayServer.Configuration)
     case help
     case version
+    case license
 }
 
 /// Turns the arguments into a gateway configuration; every mistake is an error that names the flag.
@@ -15,29 +16,23 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var parser = OptionParser(arguments)
     var addresses: [String] = []
     var logLevel = LogLevel.access
+    var logStderr = true
     var binary = false
-    var routes: [(pattern: String, handler: String, forcedBinary: Bool)] = []
+    var routes: [(flag: String, pattern: String, handler: String)] = []
     var directory: String?
     var command: [String]?
-    let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin", "--ssl", "--devconsole"]
-    let valued: Set<String> = [
-        "--route", "--binary-route", "--dir", "--address", "--port", "--ping-interval", "--ping-timeout",
-        "--idle-timeout", "--handshake-timeout", "--close-timeout", "--shutdown-timeout", "--max-message-size",
-        "--max-queued-bytes", "--max-header-size", "--max-connections", "--maxforks", "--passenv", "--closems",
-        "--origin", "--header", "--header-ws", "--header-http", "--subprotocol", "--loglevel",
-        "--sslcert", "--sslkey", "--staticdir", "--cgidir",
-    ]
-    while let item = try parser.next(switches: switches, valued: valued) {
+    while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
             break
         }
         switch flag {
-        case "--help": return .help
+        case "--help", "-h": return .help
         case "--version": return .version
+        case "--license": return .license
         case "--route", "--binary-route":
             let (pattern, handler) = try splitRoute(value, flag: flag)
-            routes.append((pattern, handler, flag == "--binary-route"))
+            routes.append((flag, pattern, handler))
         case "--dir": directory = value
         case "--binary": binary = value == "true"
         case "--address": addresses.append(value)
@@ -80,10 +75,12 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")
             }
             logLevel = level
-        case "--ssl", "--sslcert", "--sslkey":
-            throw OptionParser.Failure(description: "\(flag): TLS is not supported yet")
-        case "--staticdir", "--cgidir", "--devconsole":
-            throw OptionParser.Failure(description: "\(flag): static files, CGI and the dev console are not supported yet")
+        case "--log-stderr": logStderr = value == "true"
+        case "--ssl", "--devconsole", "--reverselookup":
+            // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
+            if value == "true" { throw unsupported(flag) }
+        case "--sslcert", "--sslkey", "--redirport", "--staticdir", "--cgidir":
+            throw unsupported(flag)
         default:
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
         }
@@ -91,7 +88,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     let defaultMode: ProgramMode = binary ? .binary : .lines
     for route in routes {
         configuration.routes.append(try makeRoute(route.pattern, route.handler, defaultMode: defaultMode,
-                                                  forcedBinary: route.forcedBinary))
+                                                  forcedBinary: route.flag == "--binary-route"))
     }
     if let directory {
         let (mode, path) = ProgramMode.split(directory)
@@ -113,8 +110,20 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
-    configuration.log = Log(level: logLevel)
+    configuration.log = Log(level: logLevel, programStderr: logStderr)
     return .serve(configuration)
+}
+
+/// The refusal of a websocketd flag whose feature wsgate does not have yet.
+private func unsupported(_ flag: String) -> OptionParser.Failure {
+    let why = switch flag {
+    case "--ssl", "--sslcert", "--sslkey": "TLS (wss://) is not supported yet"
+    case "--redirport": "redirecting HTTP to HTTPS needs TLS, which is not supported yet"
+    case "--reverselookup":
+        "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
+    default: "static files, CGI and the dev console are not supported yet"
+    }
+    return OptionParser.Failure(description: "\(flag): \(why)")
 }
 
 func splitRoute(_ text: String, flag: String) throws(OptionParser.Failure) -> (String, String) {

@@ -19,6 +19,7 @@ do {
     switch try parseCommandLine(Array(CommandLine.arguments.dropFirst())) {
     case .help: print(usage, terminator: "")
     case .version: print(version)
+    case .license: print(license, terminator: "")
     case .serve(let configuration):
         Allocator.retainFreedMemory()
         let server: GatewayServer

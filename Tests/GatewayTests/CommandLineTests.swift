@@ -118,6 +118,14 @@ struct CommandLineTests {
         (["--route", "/echo=echo", "--port"], "--port needs a value"),
         (["--help=yes"], "--help takes no value"),
         (["serve"], "'serve'"),
+        (["-bogus", "1", "--route", "/echo=echo"], "unknown flag -bogus"),
+        (["--route", "/echo=echo", "-port"], "-port needs a value"),
+        (["--redirport", "80", "--route", "/e=echo"], "--redirport: redirecting HTTP to HTTPS needs TLS, which is not supported yet"),
+        (["--reverselookup", "--route", "/e=echo"], "--reverselookup: reverse DNS lookups are not supported"),
+        (["--ssl", "--route", "/e=echo"], "--ssl: TLS (wss://) is not supported yet"),
+        (["--sslcert", "c.pem", "--route", "/e=echo"], "--sslcert: TLS (wss://) is not supported yet"),
+        (["--staticdir", "/tmp", "--route", "/e=echo"], "--staticdir: static files, CGI and the dev console are not supported yet"),
+        (["--route", "/e=echo", "--log-stderr=maybe"], "--log-stderr takes no value (or =true, =false)"),
     ])
     func badCommandLineExitsTwoWithMessage(arguments: [String], message: String) throws {
         let wsgate = try WsgateProcess(arguments)
