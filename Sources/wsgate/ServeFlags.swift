@@ -42,7 +42,7 @@ struct ServeFlag {
 /// here and `--help` is printed from here, so neither can know a flag the other does not.
 enum ServeFlags {
     static let all: [ServeFlag] = [
-        .init("--route", "PATH=HANDLER", .serving, "serve PATH with HANDLER (repeatable)"),
+        .init("--route", "PATH=HANDLER", .serving, "serve PATH with HANDLER (repeatable; each PATH once)"),
         .init("--address", "ADDR", .serving,
               "listen on ADDR: 127.0.0.1, ::1, [::1], or a name such as localhost\n"
                 + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)"),

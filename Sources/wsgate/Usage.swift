@@ -21,8 +21,9 @@ private let introduction = """
       shared        one process for the route; clients multiplexed with the shared line protocol
       shared-json   one process for the route; the same protocol as JSON objects
       fanout        one process for the route; each stdout line goes to every client
+    A program named echo or broadcast is written ./echo or with its path: `echo hi` is an error.
     PATH is exact (/echo) or a prefix ending in /* (/chat/* serves /chat/a and /chat/b/c); an
-    exact path wins over a prefix, a longer prefix over a shorter one.
+    exact path wins over a prefix, a longer prefix over a shorter one. Each PATH is routed once.
       wsgate --route /echo=echo --route '/count=./handlers/count --to 5' --route '/chat/*=broadcast'
       wsgate --route '/chat/*=shared-json:./handlers/chat' --route '/clock=fanout:./handlers/clock'
       wsgate --port 8080 ./handlers/greeter

@@ -5,7 +5,8 @@ import Testing
 import WebSocket
 
 /// The built binary, given command lines as websocketd's users type them (Go's flag package:
-/// `-flag value`, `-flag=value`; `--address` with a bracketed IPv6 address or a host name).
+/// `-flag value`, `-flag=value`; `--address` with a bracketed IPv6 address or a host name), and
+/// route mistakes that must not pass silently.
 @Suite("wsgate binary: websocketd's command lines")
 struct WebsocketdCommandLineTests {
     /// `wsgate -port 9410 cat`, the way websocketd is started, on a free port.
@@ -103,6 +104,22 @@ struct WebsocketdCommandLineTests {
         let client = try BlockingClient(url: "ws://127.0.0.1:\(port)/echo")
         try client.send(text: "fine")
         #expect(try client.receiveMessage() == .text("fine"))
+        wsgate.signal(SIGTERM)
+        #expect(wsgate.waitForExit() == 0)
+    }
+
+    /// A bare `echo` is the built-in (binary comes back as binary, where a line-mode program would
+    /// close with 1003); the program echo is reachable by its path.
+    @Test func binaryRunsTheProgramEchoOnlyWhenWrittenWithAPath() throws {
+        let echo = try #require(ChildProcess.findExecutable("echo"))
+        let wsgate = try WsgateProcess(["--address", "127.0.0.1", "--port", "0", "--loglevel", "info",
+                                        "--route", "/builtin=echo", "--route", "/program=\(echo) from the program"])
+        let port = try wsgate.listeningPort()
+        let builtIn = try BlockingClient(url: "ws://127.0.0.1:\(port)/builtin")
+        try builtIn.send(binary: [1, 2, 3])
+        #expect(try builtIn.receiveMessage() == .binary([1, 2, 3]))
+        let program = try readUntilClose(try BlockingClient(url: "ws://127.0.0.1:\(port)/program"))
+        #expect(program.messages == ["from the program"])
         wsgate.signal(SIGTERM)
         #expect(wsgate.waitForExit() == 0)
     }
