@@ -20,9 +20,11 @@ extension GatewayServer {
             log.info("server.route", fields)
         }
         for address in self.boundAddresses {
-            var fields: [(String, any CustomStringConvertible)] = [("address", address), ("url", Self.baseURL(of: address) + "/")]
+            var fields: [(String, any CustomStringConvertible)] = [
+                ("address", address), ("url", Self.baseURL(of: address) + "/"),
+            ]
             if address.isWildcard {
-                fields.append(("wildcard", address.isIPv6 ? "every IPv6 address of this host" : "every IPv4 address of this host"))
+                fields.append(("wildcard", "every IPv\(address.isIPv6 ? 6 : 4) address of this host"))
             }
             log.info("server.listen", fields)
         }

@@ -60,7 +60,8 @@ public final class GatewayServer {
                 do {
                     addresses += try SocketAddress.listening(on: host, port: configuration.port)
                 } catch {
-                    throw StartupError(description: "cannot listen on \(Self.hostAndPort(host, configuration.port)): \(error)")
+                    let named = Self.hostAndPort(host, configuration.port)
+                    throw StartupError(description: "cannot listen on \(named): \(error)")
                 }
             }
             var seen = Set<SocketAddress>()

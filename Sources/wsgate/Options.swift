@@ -113,7 +113,8 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         let (mode, executable) = ProgramMode.split(command[0])
         let program = try checkedProgram(ProgramCommand(executable: executable, arguments: Array(command.dropFirst())))
         let handler = RouteHandler.program(program, mode: mode ?? defaultMode)
-        let text = "the COMMAND \(ProgramCommand(executable: command[0], arguments: Array(command.dropFirst()))) (every path)"
+        let written = ProgramCommand(executable: command[0], arguments: Array(command.dropFirst()))
+        let text = "the COMMAND \(written) (every path)"
         try add(Route("/", handler), writtenAs: text)
         try add(Route("/*", handler), writtenAs: text)
     }
@@ -181,8 +182,9 @@ func makeRoute(_ path: String, _ handler: String, defaultMode: ProgramMode, flag
         guard command.arguments.isEmpty, !forcedBinary else {
             let what = forcedBinary ? "is not a program" : "takes no arguments"
             let found = ChildProcess.findExecutable(name).map { " (\($0))" } ?? ""
-            throw OptionParser.Failure(description: "\(flag) \(path): '\(handler)': \(name) is the built-in handler, which "
-                + "\(what); for the program \(name), write ./\(name) or its path\(found)")
+            throw OptionParser.Failure(
+                description: "\(flag) \(path): '\(handler)': \(name) is the built-in handler, which \(what); "
+                    + "for the program \(name), write ./\(name) or its path\(found)")
         }
         return Route(path, builtIn)
     }

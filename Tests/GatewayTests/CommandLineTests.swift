@@ -124,7 +124,9 @@ struct CommandLineTests {
         (["--route", "/e=echo", "--binary-route", "/e=cat"], "path /e is routed twice: --route /e=echo and --binary-route /e=cat"),
         (["--route", "/*=echo", "cat"], "path /* is routed twice: --route /*=echo and the COMMAND cat (every path)"),
         (["--dir", "/tmp", "cat"], "path /* is routed twice: --dir /tmp (every path) and the COMMAND cat (every path)"),
-        (["--route", "/e=echo extra"], "--route /e: 'echo extra': echo is the built-in handler, which takes no arguments; for the program echo, write ./echo or its path"),
+        (["--route", "/e=echo extra"],
+         "--route /e: 'echo extra': echo is the built-in handler, which takes no arguments; "
+            + "for the program echo, write ./echo or its path"),
         (["--route", "/b=broadcast --loud"], "broadcast is the built-in handler, which takes no arguments"),
         (["--binary-route", "/e=echo"], "echo is the built-in handler, which is not a program; for the program echo, write ./echo"),
         (["--redirport", "80", "--route", "/e=echo"], "--redirport: redirecting HTTP to HTTPS needs TLS, which is not supported yet"),
