@@ -20,6 +20,6 @@ let package = Package(
         .executableTarget(name: "wsgate-core-bench", dependencies: ["WebSocket"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Client", "WebSocket", "Reactor"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Client", "WebSocket", "Reactor", "wsgate"]),
     ]
 )

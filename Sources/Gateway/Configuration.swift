@@ -4,6 +4,8 @@ extension GatewayServer {
     /// Every setting of a gateway, with its default. The command line only fills this in.
     public struct Configuration {
         /// Addresses to listen on; both wildcards by default, so IPv4 and IPv6 clients are served.
+        /// Numeric (`127.0.0.1`, `::1` or `[::1]`) or a name, resolved when the server starts and
+        /// listened on at every address it resolves to (`SocketAddress.listening(on:port:)`).
         public var addresses: [String] = ["0.0.0.0", "::"]
         /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
         public var port: UInt16 = 8080

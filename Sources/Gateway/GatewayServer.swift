@@ -61,15 +61,26 @@ public final class GatewayServer {
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
         do {
+            // A name listens on every address it resolves to; an address named twice (`localhost`
+            // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
+            var addresses: [SocketAddress] = []
             for host in configuration.addresses {
+                do {
+                    addresses += try SocketAddress.listening(on: host, port: configuration.port)
+                } catch {
+                    let named = Self.hostAndPort(host, configuration.port)
+                    throw StartupError(description: "cannot listen on \(named): \(error)")
+                }
+            }
+            var seen = Set<SocketAddress>()
+            for address in addresses where seen.insert(address).inserted {
                 let socket: Socket
                 let bound: SocketAddress
                 do {
-                    let address = try SocketAddress(host: host, port: configuration.port)
                     socket = try Socket.listen(on: address)
                     bound = try socket.localAddress
                 } catch {
-                    throw StartupError(description: "cannot listen on \(Self.hostAndPort(host, configuration.port)): \(error)")
+                    throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
                 let listener = Listener(socket: socket, address: bound, server: self)
                 self.listeners.append(listener)
@@ -110,7 +121,7 @@ public final class GatewayServer {
     }
 
     private static func hostAndPort(_ host: String, _ port: UInt16) -> String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// How many connections fit in `openFiles` descriptors: each takes its socket, and a
@@ -145,9 +156,7 @@ public final class GatewayServer {
         }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
-        for address in self.boundAddresses {
-            self.configuration.log.info("server.listen", [("address", address)])
-        }
+        self.logStartup()
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.

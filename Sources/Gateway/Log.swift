@@ -1,6 +1,17 @@
 import Reactor
 
-/// Log levels, least severe first, with websocketd's names.
+/// Log levels, least severe first, with websocketd's names and order: a level shows its own lines
+/// and those of every level after it, so `access` (the default) shows more than `info`.
+///
+/// - `debug`: frames, request heads, read and write errors, signals sent to programs.
+/// - `trace`: each per-session program's start (with its pid) and exit (with its status).
+/// - `access`: one line per session opened and one per session closed.
+/// - `info`: start-up (routes, listen addresses), shutdown, refused handshakes, timeouts, slow
+///   consumers, long-lived programs started and restarted.
+/// - `error`: failures: a program that cannot start, accept errors, a long-lived program's exit.
+/// - `fatal`: the server cannot go on.
+///
+/// Program stderr lines are not on this scale: see `Log.stderr`.
 public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
     case debug, trace, access, info, error, fatal
 
@@ -30,6 +41,8 @@ public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConve
 /// autoclosures.
 public struct Log: Sendable {
     public let level: LogLevel
+    /// Whether programs' stderr lines are logged (when `error` lines are): `--log-stderr`.
+    public let logsProgramStderr: Bool
     let context: String
     let sink: @Sendable (String) -> Void
 
@@ -38,14 +51,17 @@ public struct Log: Sendable {
         FileDescriptor.standardError.writeAll(line)
     }
 
-    public init(level: LogLevel = .access, sink: @escaping @Sendable (String) -> Void = Log.standardError) {
+    public init(level: LogLevel = .access, programStderr: Bool = true,
+                sink: @escaping @Sendable (String) -> Void = Log.standardError) {
         self.level = level
+        self.logsProgramStderr = programStderr
         self.context = ""
         self.sink = sink
     }
 
-    init(level: LogLevel, context: String, sink: @escaping @Sendable (String) -> Void) {
+    init(level: LogLevel, programStderr: Bool, context: String, sink: @escaping @Sendable (String) -> Void) {
         self.level = level
+        self.logsProgramStderr = programStderr
         self.context = context
         self.sink = sink
     }
@@ -53,7 +69,8 @@ public struct Log: Sendable {
     /// A logger whose lines also carry `key=value`.
     public func with(_ key: String, _ value: some CustomStringConvertible) -> Log {
         let pair = "\(key)=\(Self.quoted(value.description))"
-        return Log(level: self.level, context: self.context.isEmpty ? pair : self.context + " " + pair, sink: self.sink)
+        return Log(level: self.level, programStderr: self.logsProgramStderr,
+                   context: self.context.isEmpty ? pair : self.context + " " + pair, sink: self.sink)
     }
 
     public func enabled(_ level: LogLevel) -> Bool { level >= self.level }
@@ -82,9 +99,21 @@ public struct Log: Sendable {
         self.write(.fatal, event, fields)
     }
 
+    /// A line a program wrote to its stderr, tagged `level=stderr` so that wsgate's own errors
+    /// stay apart from a chatty program's output. Logged when `error` lines are (every level but
+    /// `fatal`, as websocketd logs stderr as errors) unless `logsProgramStderr` is off.
+    public func stderr(_ event: String, _ fields: @autoclosure () -> [(String, any CustomStringConvertible)] = []) {
+        guard self.logsProgramStderr, self.enabled(.error) else { return }
+        self.write(label: "stderr", event, fields)
+    }
+
     func write(_ level: LogLevel, _ event: String, _ fields: () -> [(String, any CustomStringConvertible)]) {
         guard level >= self.level else { return }
-        var line = "ts=\(WallClock.timestamp()) level=\(level) event=\(event)"
+        self.write(label: level.description, event, fields)
+    }
+
+    private func write(label: String, _ event: String, _ fields: () -> [(String, any CustomStringConvertible)]) {
+        var line = "ts=\(WallClock.timestamp()) level=\(label) event=\(event)"
         if !self.context.isEmpty { line += " " + self.context }
         for (key, value) in fields() { line += " \(key)=\(Self.quoted(value.description))" }
         line += "\n"

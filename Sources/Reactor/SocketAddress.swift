@@ -94,6 +94,35 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return addresses
     }
 
+    /// The addresses to listen on for `host`, as a server's `--address` names them: a numeric
+    /// address as it is, IPv6 optionally in brackets as URLs write it (`[::1]`), or every address
+    /// a name resolves to (`localhost`), in getaddrinfo's order without duplicates.
+    ///
+    /// A name BLOCKS the calling thread for as long as resolution takes: call this at start-up.
+    /// Names are resolved without `AI_ADDRCONFIG`, which would drop `::1` on a host whose only
+    /// IPv6 address is the loopback one.
+    /// - Throws: `SocketAddress.Error.resolution` with gai_strerror's text.
+    ///
+    /// The corresponding C function is `getaddrinfo(3)` (`inet_pton(3)` for numeric addresses).
+    public static func listening(on host: String, port: UInt16) throws(SocketAddress.Error) -> [SocketAddress] {
+        var host = Substring(host)
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        if let numeric = try? SocketAddress(host: String(host), port: port) { return [numeric] }
+        var seen = Set<SocketAddress>()
+        return try Self.resolve(host: String(host), port: port).filter { seen.insert($0).inserted }
+    }
+
+    /// Whether this is a wildcard address (`0.0.0.0` or `::`): listening on it serves every
+    /// address of the host in its family.
+    public var isWildcard: Bool {
+        switch self.storage {
+        case .v4(let address):
+            return address.sin_addr.s_addr == 0
+        case .v6(var address):
+            return withUnsafeBytes(of: &address.sin6_addr) { bytes in bytes.allSatisfy { $0 == 0 } }
+        }
+    }
+
     /// Whether this is an AF_INET6 address.
     public var isIPv6: Bool {
         if case .v6 = self.storage { return true }

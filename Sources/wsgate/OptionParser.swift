@@ -1,4 +1,5 @@
-/// Splits `--flag value` and `--flag=value` arguments; knows nothing of what the flags mean.
+/// Splits `--flag value`, `--flag=value` and websocketd's `-flag value` arguments; knows nothing of
+/// what the flags mean.
 struct OptionParser {
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -10,33 +11,47 @@ struct OptionParser {
         self.arguments = arguments[...]
     }
 
-    /// The next flag and its value, or nil at the end. A flag in `switches` takes no separate value,
-    /// but may be written `--flag=true` or `--flag=false` (websocketd's spelling).
-    /// The first argument that is not a flag ends the flags: it and the rest come back as `.command`.
+    /// The next flag and its value, or nil at the end.
+    ///
+    /// A flag is written `--flag` or, as Go's flag package (and so websocketd) accepts it, `-flag`;
+    /// either may carry `=value`. The flag comes back in its canonical spelling (`--port` for
+    /// `-port`). A flag in `switches` takes no separate value, but may be written `--flag=true` or
+    /// `--flag=false` (websocketd's spelling). The first argument that is not a flag (`-` is not
+    /// one) ends the flags, and so does `--`, which is dropped: what follows comes back as `.command`.
     mutating func next(switches: Set<String>, valued: Set<String>) throws(Failure) -> Item? {
         guard let argument = self.arguments.popFirst() else { return nil }
-        guard argument.hasPrefix("--") else {
+        if argument == "--" {
+            defer { self.arguments = [] }
+            return self.arguments.isEmpty ? nil : .command(Array(self.arguments))
+        }
+        guard argument.hasPrefix("-"), argument != "-" else {
             defer { self.arguments = [] }
             return .command([argument] + self.arguments)
         }
-        let name = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
-        guard switches.contains(name) || valued.contains(name) else {
-            throw Failure(description: "unknown flag \(name) (see wsgate --help)")
+        let equals = argument.firstIndex(of: "=")
+        let typed = equals.map { String(argument[..<$0]) } ?? argument
+        guard let flag = Self.canonical(typed, switches: switches, valued: valued) else {
+            throw Failure(description: "unknown flag \(typed) (see wsgate --help)")
         }
-        if let equals = argument.firstIndex(of: "=") {
-            let flag = String(argument[..<equals])
+        if let equals {
             let value = String(argument[argument.index(after: equals)...])
-            if switches.contains(flag) {
-                guard value == "true" || value == "false" else {
-                    throw Failure(description: "\(flag) takes no value (or =true, =false)")
-                }
-                return .flag(flag, value)
+            if switches.contains(flag), value != "true", value != "false" {
+                throw Failure(description: "\(typed) takes no value (or =true, =false)")
             }
             return .flag(flag, value)
         }
-        if switches.contains(argument) { return .flag(argument, "true") }
-        guard let value = self.arguments.popFirst() else { throw Failure(description: "\(argument) needs a value") }
-        return .flag(argument, value)
+        if switches.contains(flag) { return .flag(flag, "true") }
+        guard let value = self.arguments.popFirst() else { throw Failure(description: "\(typed) needs a value") }
+        return .flag(flag, value)
+    }
+
+    /// A flag as the sets spell it: as typed when they know it so (`--port`, `-h`), else with the
+    /// second dash Go's single-dash form leaves out (`-port`).
+    private static func canonical(_ typed: String, switches: Set<String>, valued: Set<String>) -> String? {
+        for candidate in [typed, "-" + typed] where switches.contains(candidate) || valued.contains(candidate) {
+            return candidate
+        }
+        return nil
     }
 
     enum Item {

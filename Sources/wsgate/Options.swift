@@ -7,6 +7,7 @@ enum Command {
     case serve(GatewayServer.Configuration)
     case help
     case version
+    case license
 }
 
 /// Turns the arguments into a gateway configuration; every mistake is an error that names the flag.
@@ -15,29 +16,23 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var parser = OptionParser(arguments)
     var addresses: [String] = []
     var logLevel = LogLevel.access
+    var logStderr = true
     var binary = false
-    var routes: [(pattern: String, handler: String, forcedBinary: Bool)] = []
+    var routes: [(flag: String, pattern: String, handler: String)] = []
     var directory: String?
     var command: [String]?
-    let switches: Set<String> = ["--help", "--version", "--binary", "--sameorigin", "--ssl", "--devconsole"]
-    let valued: Set<String> = [
-        "--route", "--binary-route", "--dir", "--address", "--port", "--ping-interval", "--ping-timeout",
-        "--idle-timeout", "--handshake-timeout", "--close-timeout", "--shutdown-timeout", "--max-message-size",
-        "--max-queued-bytes", "--max-header-size", "--max-connections", "--maxforks", "--passenv", "--closems",
-        "--origin", "--header", "--header-ws", "--header-http", "--subprotocol", "--loglevel",
-        "--sslcert", "--sslkey", "--staticdir", "--cgidir",
-    ]
-    while let item = try parser.next(switches: switches, valued: valued) {
+    while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
             break
         }
         switch flag {
-        case "--help": return .help
+        case "--help", "-h": return .help
         case "--version": return .version
+        case "--license": return .license
         case "--route", "--binary-route":
             let (pattern, handler) = try splitRoute(value, flag: flag)
-            routes.append((pattern, handler, flag == "--binary-route"))
+            routes.append((flag, pattern, handler))
         case "--dir": directory = value
         case "--binary": binary = value == "true"
         case "--address": addresses.append(value)
@@ -80,18 +75,30 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")
             }
             logLevel = level
-        case "--ssl", "--sslcert", "--sslkey":
-            throw OptionParser.Failure(description: "\(flag): TLS is not supported yet")
-        case "--staticdir", "--cgidir", "--devconsole":
-            throw OptionParser.Failure(description: "\(flag): static files, CGI and the dev console are not supported yet")
+        case "--log-stderr": logStderr = value == "true"
+        case "--ssl", "--devconsole", "--reverselookup":
+            // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
+            if value == "true" { throw unsupported(flag) }
+        case "--sslcert", "--sslkey", "--redirport", "--staticdir", "--cgidir":
+            throw unsupported(flag)
         default:
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
         }
     }
     let defaultMode: ProgramMode = binary ? .binary : .lines
+    // Each path is served by one route: a second one for the same path is a mistake to report,
+    // not a route that silently never serves.
+    var writtenAs: [String: String] = [:]
+    func add(_ route: Route, writtenAs text: String) throws(OptionParser.Failure) {
+        if let first = writtenAs[route.pattern] {
+            throw OptionParser.Failure(description: "path \(route.pattern) is routed twice: \(first) and \(text)")
+        }
+        writtenAs[route.pattern] = text
+        configuration.routes.append(route)
+    }
     for route in routes {
-        configuration.routes.append(try makeRoute(route.pattern, route.handler, defaultMode: defaultMode,
-                                                  forcedBinary: route.forcedBinary))
+        try add(try makeRoute(route.pattern, route.handler, defaultMode: defaultMode, flag: route.flag),
+                writtenAs: "\(route.flag) \(route.pattern)=\(route.handler)")
     }
     if let directory {
         let (mode, path) = ProgramMode.split(directory)
@@ -99,23 +106,37 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             throw OptionParser.Failure(description: "--dir: \(mode!) runs one program for a route; --dir starts one per session (use lines, binary or pty)")
         }
         guard isDirectory(path) else { throw OptionParser.Failure(description: "--dir: '\(path)' is not a directory") }
-        configuration.routes.append(Route("/*", .directory(path, mode: mode ?? defaultMode)))
+        try add(Route("/*", .directory(path, mode: mode ?? defaultMode)), writtenAs: "--dir \(directory) (every path)")
     }
     if let command {
         // websocketd's form: the program serves every path; its first word may carry a MODE: prefix.
         let (mode, executable) = ProgramMode.split(command[0])
         let program = try checkedProgram(ProgramCommand(executable: executable, arguments: Array(command.dropFirst())))
         let handler = RouteHandler.program(program, mode: mode ?? defaultMode)
-        configuration.routes.append(Route("/", handler))
-        configuration.routes.append(Route("/*", handler))
+        let written = ProgramCommand(executable: command[0], arguments: Array(command.dropFirst()))
+        let text = "the COMMAND \(written) (every path)"
+        try add(Route("/", handler), writtenAs: text)
+        try add(Route("/*", handler), writtenAs: text)
     }
     guard !configuration.routes.isEmpty else {
         throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
-    configuration.log = Log(level: logLevel)
+    configuration.log = Log(level: logLevel, programStderr: logStderr)
     configuration.containsOrphans = true
     return .serve(configuration)
+}
+
+/// The refusal of a websocketd flag whose feature wsgate does not have yet.
+private func unsupported(_ flag: String) -> OptionParser.Failure {
+    let why = switch flag {
+    case "--ssl", "--sslcert", "--sslkey": "TLS (wss://) is not supported yet"
+    case "--redirport": "redirecting HTTP to HTTPS needs TLS, which is not supported yet"
+    case "--reverselookup":
+        "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
+    default: "static files, CGI and the dev console are not supported yet"
+    }
+    return OptionParser.Failure(description: "\(flag): \(why)")
 }
 
 func splitRoute(_ text: String, flag: String) throws(OptionParser.Failure) -> (String, String) {
@@ -129,28 +150,47 @@ func splitRoute(_ text: String, flag: String) throws(OptionParser.Failure) -> (S
     return (path, String(text[text.index(after: equals)...]))
 }
 
+/// The built-in handler called `name`, if there is one.
+func builtInHandler(named name: String) -> RouteHandler? {
+    switch name {
+    case "echo": .echo
+    case "broadcast": .broadcast
+    default: nil
+    }
+}
+
 /// `echo` and `broadcast` are the built-ins; anything else is `[MODE:]COMMAND`, a program with its
 /// arguments run in MODE (`defaultMode` when none is written; `binary` for `--binary-route`).
-func makeRoute(_ path: String, _ handler: String, defaultMode: ProgramMode, forcedBinary: Bool = false)
+///
+/// A built-in's name with arguments (`echo hi`) is refused rather than run as the program of that
+/// name: it is more likely a built-in written wrongly, and `./echo` or `/bin/echo` says "program".
+func makeRoute(_ path: String, _ handler: String, defaultMode: ProgramMode, flag: String = "--route")
     throws(OptionParser.Failure) -> Route
 {
-    switch handler {
-    case "echo": return Route(path, .echo)
-    case "broadcast": return Route(path, .broadcast)
-    default:
-        let (written, text) = ProgramMode.split(handler)
-        if forcedBinary, let written, written != .binary {
-            throw OptionParser.Failure(description: "--binary-route \(path): the mode is binary, not \(written)")
-        }
-        let command: ProgramCommand
-        do {
-            command = try ProgramCommand(parsing: text)
-        } catch {
-            throw OptionParser.Failure(description: "--route \(path): \(error)")
-        }
-        let mode = forcedBinary ? .binary : written ?? defaultMode
-        return Route(path, .program(try checkedProgram(command), mode: mode))
+    let forcedBinary = flag == "--binary-route"
+    let (written, text) = ProgramMode.split(handler)
+    if forcedBinary, let written, written != .binary {
+        throw OptionParser.Failure(description: "--binary-route \(path): the mode is binary, not \(written)")
     }
+    let command: ProgramCommand
+    do {
+        command = try ProgramCommand(parsing: text)
+    } catch {
+        throw OptionParser.Failure(description: "\(flag) \(path): \(error)")
+    }
+    if written == nil, let builtIn = builtInHandler(named: command.executable) {
+        let name = command.executable
+        guard command.arguments.isEmpty, !forcedBinary else {
+            let what = forcedBinary ? "is not a program" : "takes no arguments"
+            let found = ChildProcess.findExecutable(name).map { " (\($0))" } ?? ""
+            throw OptionParser.Failure(
+                description: "\(flag) \(path): '\(handler)': \(name) is the built-in handler, which \(what); "
+                    + "for the program \(name), write ./\(name) or its path\(found)")
+        }
+        return Route(path, builtIn)
+    }
+    let mode = forcedBinary ? .binary : written ?? defaultMode
+    return Route(path, .program(try checkedProgram(command), mode: mode))
 }
 
 /// Refuses at start-up a program that cannot run, as websocketd does, rather than at each connection.

@@ -1,40 +1,77 @@
-let usage = """
+/// `wsgate --help`: the forms, the handlers and modes, every flag of `ServeFlags` by group, and the
+/// subcommands.
+let usage = introduction + flagSections() + subcommands
+
+private let introduction = """
     usage: wsgate [flags] --route PATH=HANDLER [--route PATH=HANDLER ...]
+           wsgate [flags] [MODE:]COMMAND [ARGS...]   websocketd's form: COMMAND serves every path
+           wsgate [flags] --dir [MODE:]DIR           each executable file below DIR at its path
+           wsgate client|send|bench URL ...          the client tools (see Subcommands)
 
-    Serves WebSocket endpoints. HANDLER is a built-in:
-      echo        sends every message back
-      broadcast   sends every message to every other client on the same path
-    or [MODE:]COMMAND, a program with its arguments, in one of these modes:
-      lines       (default) a process per connection; messages are stdin/stdout lines
-      binary      a process per connection; bytes pass through both ways
-      pty         a process per connection on a pseudo-terminal (each line flushed at once)
-      shared      one process for the route; clients multiplexed with the shared line protocol
-      shared-json one process for the route; the same protocol as JSON objects
-      fanout      one process for the route; each stdout line goes to every client
-    A PATH ending in /* matches every path below it: --route '/chat/*=broadcast'
-    gives one broadcast room per path.
+    Puts programs that read stdin and write stdout on the web as WebSocket endpoints.
+
+    HANDLER is a built-in:
+      echo          sends every message back
+      broadcast     sends every message to every other client on the same path
+    or [MODE:]COMMAND, a program with its arguments (split into words as a shell does, nothing
+    expanded; a bare name is looked up in PATH), run in one of these modes:
+      lines         (default) a process per connection; messages are stdin/stdout lines
+      binary        a process per connection; bytes pass through both ways
+      pty           a process per connection on a pseudo-terminal (each line flushed at once)
+      shared        one process for the route; clients multiplexed with the shared line protocol
+      shared-json   one process for the route; the same protocol as JSON objects
+      fanout        one process for the route; each stdout line goes to every client
+    A program named echo or broadcast is written ./echo or with its path: `echo hi` is an error.
+    PATH is exact (/echo) or a prefix ending in /* (/chat/* serves /chat/a and /chat/b/c); an
+    exact path wins over a prefix, a longer prefix over a shorter one. Each PATH is routed once.
+      wsgate --route /echo=echo --route '/count=./handlers/count --to 5' --route '/chat/*=broadcast'
       wsgate --route '/chat/*=shared-json:./handlers/chat' --route '/clock=fanout:./handlers/clock'
-      wsgate [flags] [MODE:]COMMAND [ARGS...]   websocketd's form: COMMAND on every path
+      wsgate --port 8080 ./handlers/greeter
 
-    flags (--flag value or --flag=value; durations like 30s, 500ms, 2m; sizes like 1MiB, 64KiB):
-      --route PATH=HANDLER      serve PATH with HANDLER (repeatable)
-      --address ADDR            listen on ADDR (repeatable; default 0.0.0.0 and ::)
-      --port N                  TCP port (default 8080; 0 picks a free one)
-      --ping-interval DUR       ping a client silent this long (default 30s; 0 disables)
-      --ping-timeout DUR        close with 1011 if nothing arrives this long after a ping (default 10s)
-      --idle-timeout DUR        close with 1001 after no message either way this long (default off)
-      --handshake-timeout DUR   close a connection whose request is not complete by then (default 10s)
-      --close-timeout DUR       drop a peer that does not finish the closing handshake (default 5s)
-      --shutdown-timeout DUR    on SIGINT/SIGTERM, wait this long for sessions to close (default 5s)
-      --max-message-size SIZE   largest message accepted; larger closes with 1009 (default 1MiB)
-      --max-queued-bytes SIZE   per-client send queue bound (default 1MiB)
-      --max-connections N       beyond N connections, answer 503 (default 10000)
-      --max-header-size SIZE    largest request head; larger gets 431 (default 16KiB)
-      --subprotocol NAME        offer NAME as a subprotocol (repeatable, preferred first)
-      --loglevel LEVEL          debug, trace, access, info, error or fatal (default access)
-      --help                    this text
-      --version                 the version
+    Flags are --flag value, --flag=value, or websocketd's -flag value; switches also take =true or
+    =false. Durations: 30s, 500ms, 2m, 1h. Sizes: 1MiB, 64KiB, 512KB, or bytes.
 
     """
 
+private let subcommands = """
+
+    Subcommands:
+      wsgate client URL [flags]     an interactive client: lines in, messages out (wsgate client --help)
+      wsgate send URL MESSAGE...    sends messages, prints the replies (wsgate send --help)
+      wsgate bench URL [flags]      a load generator for echo endpoints (wsgate bench --help)
+      wsgate help, wsgate version   this text, the version
+
+    """
+
+/// Each group of `ServeFlags.all` under its heading, one flag a line, help in one column.
+private func flagSections() -> String {
+    let column = 32
+    var text = ""
+    for group in ServeFlag.Group.allCases {
+        let flags = ServeFlags.all.filter { $0.group == group }
+        guard !flags.isEmpty else { continue }
+        text += "\n\(group.rawValue):\n"
+        for flag in flags {
+            var left = "  " + flag.spellings.joined(separator: ", ")
+            if let value = flag.value { left += " " + value }
+            let lines = flag.help.split(separator: "\n", omittingEmptySubsequences: false)
+            if left.count + 2 > column {
+                text += left + "\n" + String(repeating: " ", count: column) + lines[0] + "\n"
+            } else {
+                text += left + String(repeating: " ", count: column - left.count) + lines[0] + "\n"
+            }
+            for line in lines.dropFirst() { text += String(repeating: " ", count: column) + line + "\n" }
+        }
+    }
+    return text
+}
+
 let version = "wsgate 0.1.0"
+
+/// `wsgate --license` (websocketd has the flag). No license has been chosen for wsgate yet, and
+/// this says so rather than naming one.
+let license = """
+    \(version)
+    No license has been chosen for wsgate yet: until one is, ask its authors before redistributing it.
+
+    """

@@ -19,6 +19,7 @@ do {
     switch try parseCommandLine(Array(CommandLine.arguments.dropFirst())) {
     case .help: print(usage, terminator: "")
     case .version: print(version)
+    case .license: print(license, terminator: "")
     case .serve(let configuration):
         Allocator.retainFreedMemory()
         // The default soft limit (often 1024) is not the administrator's choice; the hard one is.

@@ -118,6 +118,23 @@ struct CommandLineTests {
         (["--route", "/echo=echo", "--port"], "--port needs a value"),
         (["--help=yes"], "--help takes no value"),
         (["serve"], "'serve'"),
+        (["-bogus", "1", "--route", "/echo=echo"], "unknown flag -bogus"),
+        (["--route", "/echo=echo", "-port"], "-port needs a value"),
+        (["--route", "/e=echo", "--route", "/e=broadcast"], "path /e is routed twice: --route /e=echo and --route /e=broadcast"),
+        (["--route", "/e=echo", "--binary-route", "/e=cat"], "path /e is routed twice: --route /e=echo and --binary-route /e=cat"),
+        (["--route", "/*=echo", "cat"], "path /* is routed twice: --route /*=echo and the COMMAND cat (every path)"),
+        (["--dir", "/tmp", "cat"], "path /* is routed twice: --dir /tmp (every path) and the COMMAND cat (every path)"),
+        (["--route", "/e=echo extra"],
+         "--route /e: 'echo extra': echo is the built-in handler, which takes no arguments; "
+            + "for the program echo, write ./echo or its path"),
+        (["--route", "/b=broadcast --loud"], "broadcast is the built-in handler, which takes no arguments"),
+        (["--binary-route", "/e=echo"], "echo is the built-in handler, which is not a program; for the program echo, write ./echo"),
+        (["--redirport", "80", "--route", "/e=echo"], "--redirport: redirecting HTTP to HTTPS needs TLS, which is not supported yet"),
+        (["--reverselookup", "--route", "/e=echo"], "--reverselookup: reverse DNS lookups are not supported"),
+        (["--ssl", "--route", "/e=echo"], "--ssl: TLS (wss://) is not supported yet"),
+        (["--sslcert", "c.pem", "--route", "/e=echo"], "--sslcert: TLS (wss://) is not supported yet"),
+        (["--staticdir", "/tmp", "--route", "/e=echo"], "--staticdir: static files, CGI and the dev console are not supported yet"),
+        (["--route", "/e=echo", "--log-stderr=maybe"], "--log-stderr takes no value (or =true, =false)"),
     ])
     func badCommandLineExitsTwoWithMessage(arguments: [String], message: String) throws {
         let wsgate = try WsgateProcess(arguments)

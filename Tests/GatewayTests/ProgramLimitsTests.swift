@@ -76,7 +76,8 @@ struct ProgramLimitsTests {
         let scripts = try ScratchScripts()
         let word = String(repeating: "y", count: 64)
         let program = try scripts.script("yes", "yes \(word) | head -c 10000000")
-        let wsgate = try WsgateProcess(["--address", "127.0.0.1", "--port", "0", "--loglevel", "info",
+        // trace: per-session program exits are logged, which the check of an early exit reads.
+        let wsgate = try WsgateProcess(["--address", "127.0.0.1", "--port", "0", "--loglevel", "trace",
                                         "--route", "/yes=\(program)", "--route", "/echo=echo"])
         let port = try wsgate.listeningPort()
         let pid = wsgate.process.processIdentifier
@@ -133,7 +134,8 @@ struct ProgramLimitsTests {
     /// left (zombie or alive) and no more open descriptors than before.
     @Test(.timeLimit(.minutes(1)))
     func serverLeavesNoZombiesOrDescriptorsAfterThousandSessions() throws {
-        let wsgate = try WsgateProcess(["--address", "127.0.0.1", "--port", "0", "--loglevel", "info",
+        // trace: per-session program exits are logged, and counted below.
+        let wsgate = try WsgateProcess(["--address", "127.0.0.1", "--port", "0", "--loglevel", "trace",
                                         "--route", "/echo=\(repositoryRoot)/handlers/echo"])
         let port = try wsgate.listeningPort()
         let pid = wsgate.process.processIdentifier

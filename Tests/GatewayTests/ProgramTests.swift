@@ -141,7 +141,7 @@ struct ProgramTests {
         #expect(logField("pid", in: line) == pid)
         #expect(logField("line", in: line) == "about to fail")
         #expect(logField("path", in: line) == "/fail", "stderr line not tagged with the route: \(line)")
-        #expect(line.contains("level=error"))
+        #expect(line.contains("level=stderr"), "stderr lines have their own tag: \(line)")
     }
 
     /// A client that sends three messages and its close in one go still gets every reply before the

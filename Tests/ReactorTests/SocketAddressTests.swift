@@ -39,6 +39,35 @@ extension ReactorTests {
             #expect(addresses == [try SocketAddress(host: "127.0.0.1", port: 9)])
         }
 
+        @Test(arguments: [("[::1]", "[::1]:80"), ("::1", "[::1]:80"), ("127.0.0.1", "127.0.0.1:80"),
+                          ("[127.0.0.1]", "127.0.0.1:80"), ("0.0.0.0", "0.0.0.0:80")])
+        func listeningTakesNumericAddressesWithOrWithoutBrackets(host: String, text: String) throws {
+            #expect(try SocketAddress.listening(on: host, port: 80).map(\.description) == [text])
+        }
+
+        /// A name gives every address it resolves to, once each: /etc/hosts may list `localhost`
+        /// for 127.0.0.1 only or for ::1 too, so the expectation comes from getaddrinfo itself.
+        @Test func listeningResolvesNamesToEveryAddressOnce() throws {
+            let addresses = try SocketAddress.listening(on: "localhost", port: 80)
+            #expect(!addresses.isEmpty)
+            #expect(Set(addresses).count == addresses.count)
+            #expect(Set(addresses) == Set(try SocketAddress.resolve(host: "localhost", port: 80)))
+            #expect(addresses.allSatisfy { $0.port == 80 && !$0.isWildcard })
+        }
+
+        @Test func listeningReportsAnUnknownName() {
+            #expect(throws: SocketAddress.Error.self) {
+                _ = try SocketAddress.listening(on: "no-such-host.invalid", port: 80)
+            }
+        }
+
+        @Test func wildcardsAreTheUnspecifiedAddresses() throws {
+            #expect(try SocketAddress(host: "0.0.0.0", port: 1).isWildcard)
+            #expect(try SocketAddress(host: "::", port: 1).isWildcard)
+            #expect(try !SocketAddress(host: "127.0.0.1", port: 1).isWildcard)
+            #expect(try !SocketAddress(host: "::1", port: 1).isWildcard)
+        }
+
         @Test func resolveReportsFailure() {
             #expect {
                 _ = try SocketAddress.resolve(host: "no such host.invalid", port: 9)

@@ -42,7 +42,7 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
     func sessionDidOpen(_ session: Session) {
         // The session's log has the path only from here on; stderr lines must name the route too.
         self.program.log = session.log.with("pid", self.program.pid)
-        self.program.log.info("process.start", [("command", self.program.command), ("mode", self.mode)])
+        self.program.log.trace("process.start", [("command", self.program.command), ("mode", self.mode)])
         self.program.startReading()
     }
 

@@ -297,7 +297,7 @@ final class ProgramProcess {
             }
             return
         }
-        self.log.error("process.stderr", [("line", String(decoding: line, as: UTF8.self))])
+        self.log.stderr("process.stderr", [("line", String(decoding: line, as: UTF8.self))])
     }
 
     /// One line per interval for what the budget kept out of the log.
@@ -313,7 +313,8 @@ final class ProgramProcess {
         self.exitStatus = status
         if self.countsTowardLimit { self.server.childDidExit() }
         if self.server.configuration.containsOrphans { self.server.reapOrphans() }
-        self.log.info("process.exit", [("status", status)])
+        // Per-session detail (trace): a long-lived program's exit has its own line (`shared.exit`).
+        self.log.trace("process.exit", [("status", status)])
         // The owner hears of the exit first: releasing lets go of it.
         self.owner?.program(self, didExit: status)
         if let termination = self.termination {

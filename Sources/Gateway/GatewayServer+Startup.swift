@@ -1,0 +1,50 @@
+import Reactor
+
+extension GatewayServer {
+    /// What the server serves, said once at start-up, as websocketd's "Serving using application"
+    /// and "Starting WebSocket server" lines say it: one `server.route` line per route (path,
+    /// handler, mode, command, and a URL to try), then one `server.listen` line per address with
+    /// its base URL.
+    ///
+    /// A wildcard address (`0.0.0.0`, `::`) is no address a client can use, so its line says
+    /// `wildcard=` which addresses it stands for, and its URL uses the loopback address of its
+    /// family, which reaches it from this machine. Route URLs use the first listen address.
+    func logStartup() {
+        let log = self.configuration.log
+        guard log.enabled(.info) else { return }
+        let firstURL = self.boundAddresses.first.map(Self.baseURL(of:))
+        for route in self.configuration.routes {
+            var fields = Self.describe(route.handler)
+            fields.insert(("path", route.pattern), at: 0)
+            if let firstURL { fields.append(("url", firstURL + route.pattern)) }
+            log.info("server.route", fields)
+        }
+        for address in self.boundAddresses {
+            var fields: [(String, any CustomStringConvertible)] = [
+                ("address", address), ("url", Self.baseURL(of: address) + "/"),
+            ]
+            if address.isWildcard {
+                fields.append(("wildcard", "every IPv\(address.isIPv6 ? 6 : 4) address of this host"))
+            }
+            log.info("server.listen", fields)
+        }
+    }
+
+    /// `ws://127.0.0.1:8080`, `ws://[::1]:8080`; a wildcard address as its family's loopback address.
+    static func baseURL(of address: SocketAddress) -> String {
+        let host = address.isWildcard ? (address.isIPv6 ? "::1" : "127.0.0.1") : address.host
+        return address.isIPv6 ? "ws://[\(host)]:\(address.port)" : "ws://\(host):\(address.port)"
+    }
+
+    /// The handler, and for programs their mode and command, as log fields.
+    static func describe(_ handler: RouteHandler) -> [(String, any CustomStringConvertible)] {
+        switch handler {
+        case .echo, .broadcast, .custom:
+            return [("handler", handler.name)]
+        case .program(let command, let mode):
+            return [("handler", handler.name), ("mode", mode), ("command", command)]
+        case .directory(let directory, let mode):
+            return [("handler", handler.name), ("mode", mode), ("dir", directory)]
+        }
+    }
+}

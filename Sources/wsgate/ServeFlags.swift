@@ -1,0 +1,112 @@
+/// One flag of `wsgate [flags] ...`: a name the parser accepts, the value it takes, and where and
+/// how `--help` lists it.
+struct ServeFlag {
+    /// The sections of `--help`, in order.
+    enum Group: String, CaseIterable {
+        case serving = "Serving"
+        case handlers = "Handlers and modes"
+        case limits = "Limits and timeouts"
+        case keepalive = "Keepalive"
+        case security = "Security"
+        case logging = "Logging"
+        case general = "General"
+        case unsupported = "websocketd's flags not supported yet (refused with a message, status 2)"
+    }
+
+    /// `--port`. Go's flag package, and so websocketd, also accepts `-port`: the parser does too.
+    let name: String
+    /// Other spellings (`-h` for `--help`).
+    let aliases: [String]
+    /// What the value looks like in `--help` (`N`); nil for a switch, which takes no separate
+    /// value but may be written `--flag=true` or `--flag=false`.
+    let value: String?
+    let group: Group
+    /// One line; `\n` continues it on the next, under the first.
+    let help: String
+
+    init(_ name: String, _ value: String?, _ group: Group, _ help: String, aliases: [String] = []) {
+        self.name = name
+        self.aliases = aliases
+        self.value = value
+        self.group = group
+        self.help = help
+    }
+
+    var isSwitch: Bool { self.value == nil }
+
+    /// Every spelling the parser accepts as written, the name first.
+    var spellings: [String] { [self.name] + self.aliases }
+}
+
+/// Every flag `wsgate [flags] ...` knows, in `--help`'s order. The parser takes its names from
+/// here and `--help` is printed from here, so neither can know a flag the other does not.
+enum ServeFlags {
+    static let all: [ServeFlag] = [
+        .init("--route", "PATH=HANDLER", .serving, "serve PATH with HANDLER (repeatable; each PATH once)"),
+        .init("--address", "ADDR", .serving,
+              "listen on ADDR: 127.0.0.1, ::1, [::1], or a name such as localhost\n"
+                + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)"),
+        .init("--port", "N", .serving, "TCP port (default 8080; 0 picks a free one)"),
+        .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)"),
+
+        .init("--dir", "[MODE:]DIR", .handlers,
+              "serve each executable file below DIR at its path (MODE: lines,\nbinary or pty)"),
+        .init("--binary", nil, .handlers, "program routes written without a MODE run in binary mode"),
+        .init("--binary-route", "PATH=COMMAND", .handlers,
+              "one binary-mode program route: --route PATH=binary:COMMAND"),
+        .init("--passenv", "LIST", .handlers,
+              "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)"),
+        .init("--closems", "MS", .handlers, "extra milliseconds each step of stopping a program waits (default 0)"),
+
+        .init("--max-connections", "N", .limits, "beyond N connections, new clients get 503 (default 10000)"),
+        .init("--maxforks", "N", .limits, "per-connection programs at once; beyond it, 503 (default no limit)"),
+        .init("--max-message-size", "SIZE", .limits, "largest message; a larger one closes with 1009 (default 1MiB)"),
+        .init("--max-queued-bytes", "SIZE", .limits, "per-client send queue bound (default 1MiB)"),
+        .init("--max-header-size", "SIZE", .limits, "largest request head; a larger one gets 431 (default 16KiB)"),
+        .init("--handshake-timeout", "DUR", .limits,
+              "close a connection whose request is incomplete by then (default 10s)"),
+        .init("--idle-timeout", "DUR", .limits, "close with 1001 after no message either way this long (default off)"),
+        .init("--close-timeout", "DUR", .limits, "drop a peer that does not finish the closing handshake (default 5s)"),
+        .init("--shutdown-timeout", "DUR", .limits,
+              "on SIGINT/SIGTERM, wait this long for sessions to close (default 5s)"),
+
+        .init("--ping-interval", "DUR", .keepalive, "ping a client silent this long (default 30s; 0 disables)"),
+        .init("--ping-timeout", "DUR", .keepalive,
+              "close with 1011 if nothing comes within this of a ping (default 10s)"),
+
+        .init("--origin", "LIST", .security,
+              "allowed Origins, comma-separated: host, host:port or\n"
+                + "scheme://host[:port]; others get 403 (default any)"),
+        .init("--sameorigin", nil, .security, "only allow an Origin with the request's host and port; 403 otherwise"),
+        .init("--header", "'NAME: VALUE'", .security, "add a header to every response (repeatable)"),
+        .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)"),
+        .init("--header-http", "'NAME: VALUE'", .security, "add a header to refusals only (repeatable)"),
+
+        .init("--loglevel", "LEVEL", .logging,
+              "debug, trace, access, info, error or fatal, most verbose first;\n"
+                + "each shows its lines and those of the later levels (default access)"),
+        .init("--log-stderr", nil, .logging,
+              "log programs' stderr lines (level=stderr) when errors are logged;\n"
+                + "--log-stderr=false drops them (default true)"),
+
+        .init("--help", nil, .general, "this text", aliases: ["-h"]),
+        .init("--version", nil, .general, "print the version"),
+        .init("--license", nil, .general, "print the license"),
+
+        .init("--ssl", nil, .unsupported, "wss:// (TLS), with --sslcert and --sslkey"),
+        .init("--sslcert", "FILE", .unsupported, "the certificate for --ssl"),
+        .init("--sslkey", "FILE", .unsupported, "the private key for --ssl"),
+        .init("--redirport", "N", .unsupported, "redirect plain HTTP on port N to HTTPS (needs --ssl)"),
+        .init("--staticdir", "DIR", .unsupported, "serve static files over HTTP"),
+        .init("--cgidir", "DIR", .unsupported, "serve CGI scripts over HTTP"),
+        .init("--devconsole", nil, .unsupported, "the development console"),
+        .init("--reverselookup", nil, .unsupported,
+              "REMOTE_HOST is the client's IP address, not a name (=false is fine)"),
+    ]
+
+    /// The switches, every spelling: they take no separate value.
+    static let switches = Set(all.filter(\.isSwitch).flatMap(\.spellings))
+
+    /// The flags that take a value, every spelling.
+    static let valued = Set(all.filter { !$0.isSwitch }.flatMap(\.spellings))
+}
