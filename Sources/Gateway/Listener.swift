@@ -54,11 +54,31 @@ final class Listener: EventHandler {
             self.server.configuration.log.error("accept.paused", [("listen", self.address), ("error", error),
                                                                    ("retry_ms", 100)])
         }
-        try? self.server.loop.modify(registration, interest: [])
+        self.setInterest([], of: registration)
+        self.scheduleRearm()
+    }
+
+    /// Watches the socket again after 100 ms; if epoll refuses, says so and tries again later
+    /// rather than leave a server that silently never accepts again.
+    private func scheduleRearm() {
         self.server.loop.schedule(after: .milliseconds(100)) { [weak self] in
             guard let self, let registration = self.registration else { return }
-            self.backingOff = false
-            try? self.server.loop.modify(registration, interest: .readable)
+            if self.setInterest(.readable, of: registration) {
+                self.backingOff = false
+            } else {
+                self.scheduleRearm()
+            }
+        }
+    }
+
+    @discardableResult
+    private func setInterest(_ interest: Interest, of registration: Registration) -> Bool {
+        do throws(SystemError) {
+            try self.server.loop.modify(registration, interest: interest)
+            return true
+        } catch {
+            self.server.configuration.log.error("accept.epoll_error", [("listen", self.address), ("error", error)])
+            return false
         }
     }
 

@@ -31,6 +31,9 @@ public final class ChildProcess {
         case exited(CInt)
         /// A signal ended it.
         case signaled(CInt)
+        /// Its pidfd said it ended but waitid(2) failed (ECHILD: something else in the process
+        /// reaped it), so how is not known.
+        case unknown(Errno)
 
         /// Whether the child exited with status 0.
         public var isSuccess: Bool {
@@ -42,6 +45,7 @@ public final class ChildProcess {
             switch self {
             case .exited(let code): "exited with status \(code)"
             case .signaled(let signal): "killed by \(signalName(signal))"
+            case .unknown(let error): "ended, status unknown (waitid: \(error.name))"
             }
         }
     }
@@ -364,7 +368,13 @@ public final class ChildProcess {
     }
 
     fileprivate func reaped(by watcher: ExitWatcher) {
-        guard (try? self.tryWait()) ?? nil != nil else { return }
+        do throws(SystemError) {
+            guard try self.tryWait() != nil else { return }
+        } catch {
+            // The pidfd stays readable whatever waitid says: returning here would wake the loop
+            // for ever. The child is gone either way; report that its status is lost.
+            self.exitStatus = .unknown(error.errno)
+        }
         self.stopWatching()
         watcher.action(self.exitStatus!)
     }

@@ -43,6 +43,7 @@ func runBridge(_ client: BlockingClient, _ command: ProgramCommand, binary: Bool
     case .exited(0): return ending.exitStatus
     case .exited(let code): printError("wsgate client: the program exited with status \(code)\n")
     case .signaled(let signal): printError("wsgate client: the program was killed by \(signalName(signal))\n")
+    case .unknown: printError("wsgate client: the program \(status)\n")
     }
     return exitStatus(of: status)
 }

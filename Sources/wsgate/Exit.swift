@@ -23,6 +23,7 @@ func exitStatus(of status: ChildProcess.ExitStatus) -> Int32 {
     switch status {
     case .exited(let code): code
     case .signaled(let signal): 128 + signal
+    case .unknown: 1
     }
 }
 

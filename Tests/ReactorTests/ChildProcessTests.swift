@@ -52,6 +52,16 @@ extension ReactorTests {
             #expect(try exitStatus(of: process) == .exited(5))
         }
 
+        /// Something else in the process reaped the child (a stray waitpid): the pidfd stays
+        /// readable and waitid fails with ECHILD. The watcher must report that once, not wake the
+        /// loop for ever.
+        @Test func onExitReportsChildReapedElsewhereInsteadOfSpinning() throws {
+            let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exit 3"])
+            var status: CInt = 0
+            #expect(waitpid(process.pid, &status, 0) == process.pid)
+            #expect(try exitStatus(of: process, limit: .seconds(5)) == .unknown(.noChildProcess))
+        }
+
         @Test func childLeadsItsOwnProcessGroup() throws {
             let process = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exec sleep 100"])
             #expect(getpgid(process.pid) == process.pid)

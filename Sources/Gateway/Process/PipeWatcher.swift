@@ -15,11 +15,14 @@ final class PipeWatcher: EventHandler {
         self.onReady(readiness)
     }
 
-    func watch(in loop: EventLoop, _ interest: Interest) {
+    /// Registers the pipe with `interest`, or changes it.
+    /// - Throws: epoll's error (ENOMEM, ENOSPC): the owner cannot be served and must give up on the
+    ///   pipe, not carry on unwatched.
+    func watch(in loop: EventLoop, _ interest: Interest) throws(SystemError) {
         if let registration = self.registration {
-            try? loop.modify(registration, interest: interest)
+            try loop.modify(registration, interest: interest)
         } else if !self.end.isClosed {
-            self.registration = try? loop.register(self.end.fd, interest: interest, handler: self)
+            self.registration = try loop.register(self.end.fd, interest: interest, handler: self)
         }
     }
 

@@ -112,7 +112,7 @@ final class ProgramProcess {
     func startReading() {
         self.outputStarted = true
         self.updateInterest()
-        self.errors?.watch(in: self.server.loop, .readable)
+        if let errors = self.errors { self.watch(errors, .readable) }
     }
 
     // MARK: Input
@@ -250,10 +250,31 @@ final class ProgramProcess {
         let reading: Interest = self.outputStarted && !self.outputPaused ? .readable : []
         let writing: Interest = self.waitingForWritable && !self.inputEnded ? .writable : []
         if let input = self.input {
-            if !input.isClosed { input.watch(in: self.server.loop, writing) }
-            if !self.output.isClosed { self.output.watch(in: self.server.loop, reading) }
+            if !input.isClosed { self.watch(input, writing) }
+            if !self.output.isClosed { self.watch(self.output, reading) }
         } else if !self.output.isClosed {
-            self.output.watch(in: self.server.loop, reading.union(writing))
+            self.watch(self.output, reading.union(writing))
+        }
+    }
+
+    /// Registers or changes a pipe's interest. If epoll refuses (ENOMEM, ENOSPC), that pipe is
+    /// given up rather than left unwatched: its output would never be read, its input never
+    /// written. Losing stdout ends the program (the session then closes with its status).
+    private func watch(_ watcher: PipeWatcher, _ interest: Interest) {
+        do throws(SystemError) {
+            try watcher.watch(in: self.server.loop, interest)
+        } catch {
+            self.log.error("process.epoll_error", [("error", error)])
+            if watcher === self.output {
+                self.outputEnded()
+                self.terminate()
+            } else if watcher === self.input {
+                self.inputEnded = true
+                self.dropInput()
+                watcher.close(in: self.server.loop)
+            } else {
+                watcher.close(in: self.server.loop)
+            }
         }
     }
 
@@ -277,11 +298,11 @@ final class ProgramProcess {
         let now = self.server.loop.now
         if self.stderrBudget.isExhausted(at: now), self.stderrResumeTimer == nil {
             // Out of budget: stop reading for a moment rather than read and discard at full speed.
-            errors.watch(in: self.server.loop, [])
+            self.watch(errors, [])
             self.stderrResumeTimer = self.server.loop.schedule(after: .milliseconds(100)) { [self] in
                 self.stderrResumeTimer = nil
                 guard !self.isReleased, let errors = self.errors, !errors.isClosed else { return }
-                errors.watch(in: self.server.loop, .readable)
+                self.watch(errors, .readable)
             }
         }
     }
