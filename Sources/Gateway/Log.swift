@@ -46,9 +46,30 @@ public struct Log: Sendable {
     let context: String
     let sink: @Sendable (String) -> Void
 
-    /// Writes whole lines to stderr, each with a single write(2), so lines from one process never interleave.
+    /// Writes whole lines to stderr, each with a single write(2), so lines from one process never
+    /// interleave; through `standardErrorWriter`, so a slow reader never blocks the caller.
     public static let standardError: @Sendable (String) -> Void = { line in
-        FileDescriptor.standardError.writeAll(line)
+        if let writer = Log.standardErrorWriter {
+            writer.write(line)
+        } else {
+            FileDescriptor.standardError.writeAll(line)
+        }
+    }
+
+    /// stderr behind a 1 MiB buffer and a thread of its own, so the loop never blocks on a slow
+    /// reader of wsgate's stderr; lines beyond the buffer are dropped and counted
+    /// (`event=log.dropped lines=N`). What is buffered is written at exit.
+    static let standardErrorWriter: BackgroundWriter? = {
+        let writer = try? BackgroundWriter(fd: 2, capacity: 1 << 20) { dropped in
+            "ts=\(WallClock.timestamp()) level=error event=log.dropped lines=\(dropped)\n"
+        }
+        writer?.flushAtExit()
+        return writer
+    }()
+
+    /// Waits (at most 2 s) until every line logged to stderr so far has been written.
+    public static func flushStandardError() {
+        Log.standardErrorWriter?.flush()
     }
 
     public init(level: LogLevel = .access, programStderr: Bool = true,

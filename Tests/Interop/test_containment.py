@@ -113,3 +113,32 @@ def test_program_flooding_stderr_costs_bounded_log_and_cpu():
             time.sleep(0.05)
     finally:
         server.stop()
+
+
+def test_a_stalled_reader_of_wsgates_stderr_never_stalls_the_gateway():
+    # The log is written by a thread of its own through a bounded buffer: with nobody reading
+    # wsgate's stderr (a full pipe), sessions are still served, and what did not fit is counted.
+    server = Wsgate("--route", "/echo=echo", "--loglevel", "debug")
+    server.pause_draining()
+    try:
+        async def main():
+            async with client(server.url("/echo")) as ws:
+                # Debug logs every frame twice: far more than a pipe and the log buffer hold.
+                payload = "x" * 100
+                for _ in range(20):
+                    for _ in range(500):
+                        await ws.send(payload)
+                    for _ in range(500):
+                        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == payload
+            async with client(server.url("/echo")) as ws:
+                await ws.send("still served")
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "still served"
+
+        run(main(), timeout=60)
+        server.resume_draining()
+        deadline = time.monotonic() + TIMEOUT
+        while not any("event=log.dropped" in line for line in list(server.lines)):
+            assert time.monotonic() < deadline, "no log.dropped line"
+            time.sleep(0.05)
+    finally:
+        server.stop()

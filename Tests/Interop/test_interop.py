@@ -39,7 +39,9 @@ class Wsgate:
         )
         self.lines = []
         self.port = self._read_port()
-        # Keep draining stderr so the child never blocks on a full pipe.
+        # Keep draining stderr so the child never blocks on a full pipe (unless a test pauses it).
+        self._draining = threading.Event()
+        self._draining.set()
         self._drain = threading.Thread(target=self._read_rest, daemon=True)
         self._drain.start()
 
@@ -68,6 +70,14 @@ class Wsgate:
     def _read_rest(self):
         for line in self.process.stderr:
             self.lines.append(line.decode(errors="replace").rstrip("\n"))
+            self._draining.wait()
+
+    def pause_draining(self):
+        """Stops reading wsgate's stderr, so its pipe fills (a stalled log reader)."""
+        self._draining.clear()
+
+    def resume_draining(self):
+        self._draining.set()
 
     def url(self, path):
         return f"ws://127.0.0.1:{self.port}{path}"
