@@ -269,6 +269,9 @@ public final class BlockingClient {
                 return event
             }
             if self.io.eof { return nil }
+            // What the connection owes (the echo of a close that came in the same read as earlier
+            // events, a pong) goes out before waiting: the server may be waiting for it.
+            try self.flushConnection(waiting: true)
             try self.wait("waiting for a message", deadline: deadline) { !self.io.events.isEmpty || self.io.eof }
             try self.flushConnection(waiting: true)  // pongs, the echo of a close
         }

@@ -54,8 +54,10 @@ struct ControlFrameTests {
     /// A client that ignores pings is closed with 1011; one that answers them stays open meanwhile.
     @Test func keepaliveClosesSilentClientAndKeepsAnsweringOne() throws {
         let server = try TestServer(routes: [Route("/echo", .echo)]) {
+            // The timeout is generous: on a loaded machine the answering client may not read for a
+            // while, and that must not look like silence.
             $0.pingInterval = .milliseconds(200)
-            $0.pingTimeout = .milliseconds(300)
+            $0.pingTimeout = .seconds(1)
         }
         var deaf = BlockingClient.Options()
         deaf.autoPong = false
@@ -64,7 +66,7 @@ struct ControlFrameTests {
 
         // Pump the answering client for longer than interval + timeout, so its pongs go out.
         var pings = 0
-        let until = Date().addingTimeInterval(1.2)
+        let until = Date().addingTimeInterval(2)
         while Date() < until {
             // A timeout is expected between pings; any other failure shows in the echo below.
             if case .ping? = try? alive.nextEvent(timeout: .milliseconds(50)) { pings += 1 }
@@ -75,7 +77,7 @@ struct ControlFrameTests {
 
         var sawPing = false
         var close: (code: CloseCode?, reason: String)?
-        while let event = try silent.nextEvent(timeout: .seconds(3)) {
+        while let event = try silent.nextEvent(timeout: .seconds(10)) {
             if case .ping = event { sawPing = true }
             if case .close(let code, let reason) = event {
                 close = (code, reason)
@@ -90,16 +92,18 @@ struct ControlFrameTests {
     /// Traffic from the client counts as alive: a client sending messages is never pinged out.
     @Test func keepaliveSparesBusyClientEvenWithoutPongs() throws {
         let server = try TestServer(routes: [Route("/echo", .echo)]) {
-            $0.pingInterval = .milliseconds(100)
-            $0.pingTimeout = .milliseconds(150)
+            // Interval + timeout (1.5 s) is far longer than any gap between messages, even on a
+            // loaded machine; the test still spans several intervals.
+            $0.pingInterval = .milliseconds(300)
+            $0.pingTimeout = .milliseconds(1200)
         }
         var deaf = BlockingClient.Options()
         deaf.autoPong = false
         let client = try server.connect("/echo", options: deaf)
-        for index in 0..<15 {
+        for index in 0..<20 {
             try client.send(text: "\(index)")
             #expect(try client.receiveMessage() == .text("\(index)"))
-            usleep(50_000)
+            usleep(60_000)
         }
         #expect(!server.log.contains { $0.contains("event=session.keepalive_timeout") })
     }

@@ -114,7 +114,7 @@ struct HTTPErrorTests {
             }
         }
         #expect(closed, "still open after \(Date().timeIntervalSince(started)) s")
-        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(Date().timeIntervalSince(started) < 5)  // the 300 ms deadline, not one per byte
     }
 
     /// Frames sent in the same segment as the request are not lost.

@@ -158,9 +158,9 @@ struct ProgramLifecycleTests {
         let (server, client, pid) = try startProgramReportingPid(program)
         let started = Date()
         try client.close()
-        #expect(try client.waitForClose(timeout: .seconds(3))?.code == .normalClosure)
-        #expect(Date().timeIntervalSince(started) < 2)
-        #expect(eventually(timeout: 2) { processIsReaped(pid) })
+        #expect(try client.waitForClose(timeout: .seconds(10))?.code == .normalClosure)
+        #expect(Date().timeIntervalSince(started) < 4)  // the signal steps (~1 s), not the 5 s close timeout
+        #expect(eventually(timeout: 5) { processIsReaped(pid) })
         withExtendedLifetime(server) {}  // the gateway serves until the end of the test
     }
 

@@ -61,8 +61,8 @@ struct ShutdownTests {
         try raw.send("GET /echo HTTP/1.1\r\n")
         _ = try? raw.receive(timeout: 0.1)  // let the server accept it
         let started = Date()
-        #expect(server.stop(timeout: 5))
-        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(server.stop(timeout: 10))
+        #expect(Date().timeIntervalSince(started) < 4)  // not the 5 s shutdown timeout
         #expect(try raw.receiveUntilEOF(timeout: 2).isEmpty)
     }
 }
