@@ -26,3 +26,7 @@ swift test --skip-build --skip ReactorTests
 if compgen -G "Tests/Interop/test_*.py" >/dev/null; then
     WSGATE_BIN="$PWD/.build/debug/wsgate" .venv/bin/pytest -q Tests/Interop
 fi
+
+# A short soak: 2,000 program sessions, then no child, descriptor or memory left behind
+# (Tests/Soak/programs.sh 100000 is the long run).
+WSGATE_BIN="$PWD/.build/debug/wsgate" bash Tests/Soak/programs.sh 2000 16
