@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of each fuzz target into Tests/Fuzz/Corpus/TARGET/.
+
+The seeds are committed; this script says where each comes from and rewrites them all. Each file is
+named after what it holds. Inputs start with the parameter bytes the target's harness reads first.
+"""
+import pathlib
+import shutil
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "Corpus"
+
+
+def frame(opcode, payload=b"", fin=True, mask=b"\0\0\0\0", rsv=0, length=None):
+    """A frame; masked with `mask` unless it is None. A zero key leaves the payload readable."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n <= 0xFFFF:
+        head += bytes([bit | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack(">Q", n)
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def connection():
+    # Option byte (0: 1 MiB limit, auto-pong, server side; 0x10: client side), then a split point.
+    server, client = b"\x00\x00\x05", b"\x10\x00\x05"
+    return {
+        # RFC 6455 §5.7 vectors.
+        "rfc-masked-hello": server + bytes.fromhex("818537fa213d7f9f4d5158"),
+        "rfc-fragmented-hello": server + frame(1, b"Hel", fin=False, mask=b"\x37\xfa\x21\x3d")
+        + frame(0, b"lo", mask=b"\x37\xfa\x21\x3d"),
+        "rfc-masked-ping": server + bytes.fromhex("898537fa213d7f9f4d5158"),
+        "rfc-unmasked-hello-client": client + bytes.fromhex("810548656c6c6f"),
+        "rfc-binary-256-client": client + frame(2, bytes(range(256)), mask=None),
+        "text-then-close": server + frame(1, "héllo €𝄞".encode()) + frame(8, b"\x03\xe8bye"),
+        "interleaved-control": server + frame(1, b"one ", fin=False) + frame(9, b"p") + frame(0, b"two", fin=False)
+        + frame(10, b"q") + frame(0, b" three"),
+        "binary-126": server + frame(2, bytes(300)),
+        "length-127": server + b"\x82\xff" + struct.pack(">Q", 5) + b"\0\0\0\0abcde",
+        "invalid-utf8-split": server + frame(1, b"\xce", fin=False) + frame(0, b"\xba\xe1\xbd") + frame(0, b"\xff"),
+        "empty-close": server + frame(8),
+        "close-1012-client": client + frame(8, b"\x03\xf4restart", mask=None),
+        "reserved-opcode": server + frame(3, b"x"),
+        "limit-16-too-big": b"\x04\x00\x03" + frame(2, bytes(17)),
+        "no-auto-pong": b"\x08\x00\x02" + frame(9, b"ping") + frame(1, b"after"),
+    }
+
+
+def main():
+    targets = {
+        "connection": connection(),
+    }
+    for target, seeds in targets.items():
+        directory = ROOT / target
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        for name, data in seeds.items():
+            (directory / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    main()
