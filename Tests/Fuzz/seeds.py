@@ -4,6 +4,8 @@
 The seeds are committed; this script says where each comes from and rewrites them all. Each file is
 named after what it holds. Inputs start with the parameter bytes the target's harness reads first.
 """
+import base64
+import hashlib
 import pathlib
 import shutil
 import struct
@@ -52,9 +54,35 @@ def connection():
     }
 
 
+HANDSHAKE = (b"GET /chat?room=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             b"Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+             b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def http_handshake():
+    # Option byte (bit 0: a response; bits 1-3: head size bound, 0 = 16 KiB), then a split point.
+    request, response = b"\x00\x00\x20", b"\x01\x00\x20"
+    accept = base64.b64encode(hashlib.sha1(b"dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    return {
+        "rfc-opening-handshake": request + HANDSHAKE,
+        "rfc-response": response + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+        "frames-after-head": request + HANDSHAKE + bytes.fromhex("818537fa213d7f9f4d5158"),
+        "absolute-form-bare-lf": request + HANDSHAKE.replace(b"/chat?room=1", b"http://server.example.com/chat")
+        .replace(b"\r\n", b"\n"),
+        "leading-empty-lines": request + b"\r\n\n" + HANDSHAKE,
+        "content-length": request + HANDSHAKE[:-2] + b"Content-Length: 0\r\n\r\n",
+        "plain-get": request + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "post": request + b"POST /chat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "folded-header": request + b"GET / HTTP/1.1\r\nHost: x\r\n  folded\r\n\r\n",
+        "small-bound": b"\x02\x00\x10" + HANDSHAKE,
+    }
+
+
 def main():
     targets = {
-        "connection": connection(),
+        "connection": connection(), "http-handshake": http_handshake(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
