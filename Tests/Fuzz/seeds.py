@@ -80,9 +80,24 @@ def http_handshake():
     }
 
 
+def utf8():
+    # Two split points, then the bytes.
+    p = b"\x00\x03\x00\x07"
+    return {
+        "ascii": p + b"Hello, world! " * 4,
+        "mixed": p + "κόσμε €𝄞 Ünïcödé".encode(),
+        "markus-kuhn-boundaries": p + "\u0080\u07ff\u0800\uffff\U00010000\U0010ffff".encode(),
+        "surrogate-ed-a0": p + b"abc\xed\xa0\x80def",
+        "overlong-slash": p + b"\xc0\xaf\xe0\x80\xaf\xf0\x80\x80\xaf",
+        "beyond-10ffff": p + b"\xf4\x90\x80\x80\xf5",
+        "truncated-4-byte": p + b"\xf0\x9d\x84",
+        "long-ascii-then-error": b"\x00\x21\x00\x40" + b"a" * 70 + b"\xe2\x82\xac" + b"b" * 40 + b"\x80",
+    }
+
+
 def main():
     targets = {
-        "connection": connection(), "http-handshake": http_handshake(),
+        "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
