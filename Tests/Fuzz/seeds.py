@@ -95,9 +95,22 @@ def utf8():
     }
 
 
+def line_splitter():
+    # Option byte (bits 0-5: line bound - 1; bit 6: drop long lines), the text bound - 1, a split point.
+    return {
+        "lines-crlf": b"\x3f\x1f\x00\x05" + b"hello\nworld\r\nlast without newline",
+        "long-line-pieces": b"\x07\x1f\x00\x03" + b"0123456789abcdefghij\nshort\n",
+        "utf8-at-cut": b"\x04\x03\x00\x02" + "€€€€€€\n𝄞𝄞𝄞\n".encode(),
+        "discard-long": b"\x45\x1f\x00\x04" + b"ok\nfar too long for the bound\nok again\n",
+        "cr-at-bound": b"\x02\x1f\x00\x01" + b"abc\r\nab\r\n\r\r\n",
+        "invalid-bytes": b"\x0f\x02\x00\x06" + b"\xff\xfe caf\xc3\n\xe2\x82\n",
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
+        "line-splitter": line_splitter(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
