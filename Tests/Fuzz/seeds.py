@@ -107,10 +107,20 @@ def line_splitter():
     }
 
 
+def command_line():
+    return {
+        "plain": b"./handlers/echo --flag value",
+        "quotes": b"""sh -c 'echo "$HOME" > /dev/null' "a \\"b\\" \\$c" d\\ e""",
+        "empty-words": b"prog '' \"\" x",
+        "words-nul": b"\0prog\0it's\0two words\0back\\slash\0\0",
+        "unicode": "grüße 'ünï cödé' \"€\"".encode(),
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
-        "line-splitter": line_splitter(),
+        "line-splitter": line_splitter(), "command-line": command_line(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
