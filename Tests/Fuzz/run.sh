@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {

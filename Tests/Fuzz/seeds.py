@@ -117,10 +117,23 @@ def command_line():
     }
 
 
+def shared_line():
+    return {
+        "send": b"send 3,5,9 hello\\nworld \\\\ back",
+        "bin": b"bin 7 aGVsbG8=",
+        "all": b"all   spaced text",
+        "others": b"others 12 hi",
+        "close": b"close 4,5 1000 bye bye",
+        "close-no-reason": b"close 4 4000",
+        "bad-id": b"send 0 x",
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
         "line-splitter": line_splitter(), "command-line": command_line(),
+        "shared-line": shared_line(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
