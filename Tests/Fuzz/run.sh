@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -114,7 +114,7 @@ for target in "${TARGETS[@]}"; do
         failed+=("$target")
         line+=" FINDING (exit $status)"
         echo "-- $target found something ($log):"
-        grep -E 'Fatal error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY|Test unit written' "$log" | head -20 || true
+        grep -E 'Fatal error|Swift runtime failure|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY|Test unit written' "$log" | head -20 || true
         artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
         [ -z "$artifact" ] || echo "   reproduce: $OUT/bin/fuzz-$target $artifact"
     else

@@ -129,11 +129,24 @@ def shared_line():
     }
 
 
+def shared_json():
+    return {
+        "send": b'{"cmd":"send","to":[7,9],"text":"hi \\u00e9\\ud834\\udd1e\\n"}',
+        "send-one": b'{"cmd":"send","to":7,"data":"aGVsbG8="}',
+        "all": b'{"cmd":"all","text":"hi"}',
+        "others": b'{"cmd":"others","except":7,"text":"hi"}',
+        "close": b'{"cmd":"close","to":[7],"code":1000,"reason":"bye"}',
+        "values": b' [null, true, false, -0.5e-3, 12345678901234567890, "\\"\\\\\\/\\b\\f\\n\\r\\t", {"a": {}}, []] ',
+        "nested": b"[" * 33 + b"]" * 33,
+        "event-open": b'{"event":"open","id":7,"path":"/chat/lobby","uri":"/chat/lobby?x=1","remote":"127.0.0.1:50312","env":{"A":"1"}}',
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
-        "line-splitter": line_splitter(), "command-line": command_line(),
-        "shared-line": shared_line(),
+        "line-splitter": line_splitter(), "command-line": command_line(), "shared-line": shared_line(),
+        "shared-json": shared_json(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target
