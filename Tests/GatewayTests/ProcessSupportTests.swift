@@ -45,6 +45,16 @@ struct ProgramCommandParsingTests {
         #expect(try ProgramCommand(parsing: command.description) == command)
     }
 
+    /// Found by fuzzing: the splitter read Characters, so a blank or quote followed by a combining
+    /// mark (one grapheme cluster) was neither blank nor quote. sh sees bytes; so does wsgate now.
+    @Test func commandSplitsAtBlanksAndQuotesFollowedByCombiningMarks() throws {
+        #expect(try ProgramCommand(parsing: "prog \u{301}x") == ProgramCommand(executable: "prog", arguments: ["\u{301}x"]))
+        #expect(try ProgramCommand(parsing: "prog '\u{301}'") == ProgramCommand(executable: "prog", arguments: ["\u{301}"]))
+        #expect(try ProgramCommand(parsing: "a\r\nb") == ProgramCommand(executable: "a\r", arguments: ["b"]))
+        let word = ProgramCommand(executable: "p", arguments: ["\u{301}'"])
+        #expect(try ProgramCommand(parsing: word.description) == word)
+    }
+
     @Test func commandDescriptionLeavesPlainWordsBare() {
         #expect(ProgramCommand(executable: "./count", arguments: ["--to", "2"]).description == "./count --to 2")
     }

@@ -56,6 +56,15 @@ struct HTTPHeadParserTests {
         #expect(result.head["Host"] == "a" && result.rest == [])
     }
 
+    /// Found by fuzzing: HTTP whitespace and list commas are bytes, even when a combining mark follows.
+    @Test func trimsAndSplitsOnBytesNotCharacters() {
+        let head = HTTPHead(startLine: .request(method: "GET", target: "/", version: "HTTP/1.1"),
+                            headers: [("Upgrade", "websocket,\u{301}"), ("X-B", " \u{301}b\t")])
+        #expect(head.listElements(of: "Upgrade") == ["websocket", "\u{301}"])
+        #expect(head.listElements(of: "X-B") == ["\u{301}b"])
+        #expect(Substring(" \u{301}b ").trimmingHTTPWhitespace() == "\u{301}b")
+    }
+
     @Test func parsesResponse() throws {
         var parser = HTTPHeadParser(kind: .response)
         let result = try #require(try parser.feed(Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".utf8)))

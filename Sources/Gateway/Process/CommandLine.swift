@@ -22,7 +22,9 @@ public struct ProgramCommand: Equatable, Sendable, CustomStringConvertible {
         var words: [String] = []
         var current = ""
         var inWord = false
-        var iterator = text.makeIterator()
+        // Unicode scalars, not Characters: a quote or blank followed by a combining mark is still a
+        // quote or a blank, as it is to sh.
+        var iterator = text.unicodeScalars.makeIterator()
         while let character = iterator.next() {
             switch character {
             case " ", "\t", "\n":
@@ -32,7 +34,7 @@ public struct ProgramCommand: Equatable, Sendable, CustomStringConvertible {
                 while true {
                     guard let next = iterator.next() else { throw Invalid(description: "unclosed ' in '\(text)'") }
                     if next == "'" { break }
-                    current.append(next)
+                    current.unicodeScalars.append(next)
                 }
             case "\"":
                 inWord = true
@@ -41,19 +43,19 @@ public struct ProgramCommand: Equatable, Sendable, CustomStringConvertible {
                     if next == "\"" { break }
                     if next == "\\" {
                         guard let escaped = iterator.next() else { throw Invalid(description: "unclosed \" in '\(text)'") }
-                        if !"\"\\$`".contains(escaped) { current.append("\\") }
-                        current.append(escaped)
+                        if !"\"\\$`".unicodeScalars.contains(escaped) { current.append("\\") }
+                        current.unicodeScalars.append(escaped)
                     } else {
-                        current.append(next)
+                        current.unicodeScalars.append(next)
                     }
                 }
             case "\\":
                 guard let escaped = iterator.next() else { throw Invalid(description: "trailing \\ in '\(text)'") }
                 inWord = true
-                current.append(escaped)
+                current.unicodeScalars.append(escaped)
             default:
                 inWord = true
-                current.append(character)
+                current.unicodeScalars.append(character)
             }
         }
         if inWord { words.append(current) }

@@ -78,7 +78,7 @@ public struct HTTPHead: Equatable, Sendable {
     /// The comma-separated elements of every `name` field, trimmed but with their case kept, for lists
     /// whose values are case-sensitive, such as subprotocol names.
     public func listElements(of name: String) -> [String] {
-        self.values(of: name).flatMap { $0.split(separator: ",") }
+        self.values(of: name).flatMap { $0.splittingBytes(at: UInt8(ascii: ",")) }
             .map { String($0.trimmingHTTPWhitespace()) }
             .filter { !$0.isEmpty }
     }
@@ -100,11 +100,37 @@ public struct HTTPHead: Equatable, Sendable {
     }
 }
 
+// HTTP's delimiters are bytes (RFC 9110 §5.6): trimming and splitting work on the UTF-8 view, so a
+// space or comma followed by a combining mark (one Character) is still a space or a comma.
 extension Substring {
     func trimmingHTTPWhitespace() -> Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
-        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
-        return result
+        let bytes = self.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while start < end {
+            let before = bytes.index(before: end)
+            guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+            end = before
+        }
+        return self[start..<end]
+    }
+}
+
+extension String {
+    /// The parts between each `separator` byte (an ASCII delimiter), empty parts included.
+    func splittingBytes(at separator: UInt8) -> [Substring] {
+        var parts: [Substring] = []
+        var start = self.utf8.startIndex
+        var index = start
+        while index < self.utf8.endIndex {
+            if self.utf8[index] == separator {
+                parts.append(self[start..<index])
+                start = self.utf8.index(after: index)
+            }
+            index = self.utf8.index(after: index)
+        }
+        parts.append(self[start..<self.utf8.endIndex])
+        return parts
     }
 }
