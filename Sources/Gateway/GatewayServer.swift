@@ -29,6 +29,8 @@ public final class GatewayServer {
     /// (their sessions may be long gone), and shutdown waits for them.
     private var programs: [Int32: ProgramProcess] = [:]
     private var lastUniqueID: Int64 = 0
+    private var workers: SpawnWorkers?
+    private var workersUnavailable = false
     private var resolvedExecutables: [String: String] = [:]
     private var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
@@ -182,6 +184,8 @@ public final class GatewayServer {
                 session.close(code: .goingAway, reason: "going away")
             } else if case .handshaking = session.phase {
                 session.teardown(reason: "shutdown")
+            } else if session.isAwaitingHandler {
+                session.teardown(reason: "shutdown")
             }
         }
         self.shutdownTimer = self.loop.schedule(after: self.configuration.shutdownTimeout) { [unowned self] in
@@ -278,6 +282,18 @@ public final class GatewayServer {
             return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
         }
         let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
+        if let workers = self.spawnWorkers() {
+            // Counted now, so --maxforks holds while spawns are in flight.
+            self.runningPrograms += 1
+            let request = SpawnWorkers.Request(
+                executable: self.resolvedPath(of: command.executable), arguments: command.arguments,
+                environment: environment.variables, terminal: mode == .pty)
+            workers.spawn(request) { [unowned self] result in
+                self.programSpawned(result, command: command, mode: mode, environment: environment.variables,
+                                    for: session)
+            }
+            return .pending
+        }
         let program: ProgramProcess
         do {
             program = try self.spawnProgram(command, environment: environment.variables, terminal: mode == .pty,
@@ -287,6 +303,53 @@ public final class GatewayServer {
             return .refused(HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)"))
         }
         return .ready(ProcessHandler(program: program, mode: mode, session: session, server: self))
+    }
+
+    /// Per-session programs are started on these threads (see `SpawnWorkers`); made on first use.
+    /// nil when threads cannot be made: spawning then happens on the loop thread.
+    private func spawnWorkers() -> SpawnWorkers? {
+        if let workers = self.workers { return workers }
+        guard !self.workersUnavailable else { return nil }
+        do {
+            self.workers = try SpawnWorkers(threads: 2, loop: self.loop)
+        } catch {
+            self.configuration.log.error("process.spawn_threads_failed", [("error", error)])
+            self.workersUnavailable = true
+        }
+        return self.workers
+    }
+
+    /// On the loop thread, once a worker has started (or failed to start) a session's program.
+    private func programSpawned(_ result: Result<ChildProcess, SystemError>, command: ProgramCommand,
+                                mode: ProgramMode, environment: [String: String], for session: Session) {
+        let child: ChildProcess
+        switch result {
+        case .failure(let error):
+            self.runningPrograms -= 1
+            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
+            session.handlerPrepared(.refused(
+                HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)")))
+            return
+        case .success(let started):
+            child = started
+        }
+        let program: ProgramProcess
+        do {
+            program = try ProgramProcess(adopting: child, command: command, environment: environment,
+                                         countsTowardLimit: true, server: self, log: session.log)
+        } catch {
+            self.runningPrograms -= 1  // killed and reaped by the failed init, never counted as exited
+            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
+            session.handlerPrepared(.refused(HTTPResponse(status: 502, body: "cannot watch program: \(error.errno)")))
+            return
+        }
+        self.programs[program.pid] = program
+        guard session.isAwaitingHandler else {
+            // The client left (or the gateway is stopping) while the program started: stop it again.
+            program.terminate()
+            return
+        }
+        session.handlerPrepared(.ready(ProcessHandler(program: program, mode: mode, session: session, server: self)))
     }
 
     /// Starts a program the server then owns until its process group is gone.
@@ -345,6 +408,8 @@ public final class GatewayServer {
     enum HandlerPreparation {
         case ready(any SessionHandler)
         case refused(HTTPResponse)
+        /// Being prepared off the loop thread; the session hears through `handlerPrepared`.
+        case pending
     }
 
     /// UNIQUE_ID: wall-clock nanoseconds, as websocketd, made strictly increasing.

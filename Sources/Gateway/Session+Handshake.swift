@@ -26,14 +26,40 @@ extension Session {
             return
         }
         // A program is started before the 101, so that one that cannot start is an HTTP error.
-        let handler: any SessionHandler
         switch self.server.prepareHandler(route, for: self, request: head) {
         case .refused(let response):
             self.reject(response, logAs: "handshake.handler_failed")
-            return
-        case .ready(let prepared):
-            handler = prepared
+        case .ready(let handler):
+            self.open(route: route, accepted: accepted, handler: handler, rest: rest)
+        case .pending:
+            // The program is being started off the loop thread: the client is not read meanwhile
+            // (only its leaving is watched for), and `handlerPrepared` finishes the handshake.
+            self.phase = .preparing(Preparation(route: route, accepted: accepted, rest: rest))
+            self.updateInterest()
         }
+    }
+
+    /// Finishes a handshake whose handler was `.pending`: the 101 and the session, or the refusal.
+    func handlerPrepared(_ preparation: GatewayServer.HandlerPreparation) {
+        guard case .preparing(let waiting) = self.phase else { return }
+        switch preparation {
+        case .refused(let response):
+            self.reject(response, logAs: "handshake.handler_failed")
+        case .ready(let handler):
+            self.open(route: waiting.route, accepted: waiting.accepted, handler: handler, rest: waiting.rest)
+        case .pending:
+            preconditionFailure("handlerPrepared(.pending)")
+        }
+        self.flush()
+    }
+
+    /// Whether the session waits for its handler (a program being started).
+    var isAwaitingHandler: Bool {
+        if case .preparing = self.phase { return true }
+        return false
+    }
+
+    private func open(route: Route, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
         self.subprotocol = accepted.subprotocol
         self.handlerName = route.handler.name
         let connection = Connection(

@@ -5,7 +5,8 @@ extension Session: EventHandler {
     public func handle(_ readiness: Readiness) {
         self.isHandlingReadiness = true
         defer { self.isHandlingReadiness = false }
-        if !readiness.isDisjoint(with: [.hangup, .error]) && (self.readingPaused || self.readingPausedByHandler) {
+        if !readiness.isDisjoint(with: [.hangup, .error])
+            && (self.readingPaused || self.readingPausedByHandler || self.isAwaitingHandler) {
             // The client left while it was not being read: what it sent last will never be read
             // (and cannot be, while paused), and it waits for nothing more. End the session now
             // rather than at the next keepalive, which may never come.
@@ -63,6 +64,10 @@ extension Session: EventHandler {
         case .open(let connection):
             connection.receive(mutating: bytes)
             self.handleConnection(connection)
+        case .preparing(var waiting):
+            // Not normally read while preparing; anything that was is kept for the connection.
+            waiting.rest.append(contentsOf: bytes)
+            self.phase = .preparing(waiting)
         case .rejecting, .closed:
             break  // draining what the client still sends before it sees our close
         }
@@ -162,7 +167,8 @@ extension Session: EventHandler {
     func updateInterest() {
         guard let registration = self.registration else { return }
         // Paused, the client is not read, but its leaving is still watched for (see `handle`).
-        var interest: Interest = self.readingPaused || self.readingPausedByHandler ? .hangup : .readable
+        var interest: Interest = self.readingPaused || self.readingPausedByHandler || self.isAwaitingHandler
+            ? .hangup : .readable
         if !self.queue.isEmpty { interest.insert(.writable) }
         do {
             try self.server.loop.modify(registration, interest: interest)

@@ -10,10 +10,20 @@ public final class Session {
     enum Phase {
         /// Reading the HTTP request head.
         case handshaking(HTTPHeadParser)
+        /// The request passed; its handler (a program) is being started off the loop thread.
+        case preparing(Preparation)
         /// A refusal (an HTTP error) is queued: write it, half-close, drain until the client closes.
         case rejecting
         case open(Connection)
         case closed
+    }
+
+    /// What a handshake waiting for its handler keeps until the handler is ready.
+    struct Preparation {
+        let route: Route
+        let accepted: ServerHandshake.Accepted
+        /// Bytes that came after the request (frames sent with it).
+        var rest: [UInt8]
     }
 
     /// A number unique within this gateway's run, for logs and handlers.

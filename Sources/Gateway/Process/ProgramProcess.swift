@@ -64,12 +64,22 @@ final class ProgramProcess {
 
     /// Starts `command` with `environment`, its stdin and stdout on pipes or on a pseudo-terminal,
     /// its stderr on a pipe. - Throws: the spawn's `SystemError`.
-    init(spawning executable: String, command: ProgramCommand, environment: [String: String], terminal: Bool,
-         countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
-        self.child = try ChildProcess.spawn(
+    convenience init(spawning executable: String, command: ProgramCommand, environment: [String: String],
+                     terminal: Bool, countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
+        let child = try ChildProcess.spawn(
             executable: executable, arguments: command.arguments, environment: environment,
             standardInput: terminal ? .terminal : .pipe, standardOutput: terminal ? .terminal : .pipe,
             standardError: .pipe)
+        try self.init(adopting: child, command: command, environment: environment,
+                      countsTowardLimit: countsTowardLimit, server: server, log: log)
+    }
+
+    /// Takes over a child already started (by `SpawnWorkers`, off the loop thread) with its stdin
+    /// and stdout on pipes or a terminal and its stderr on a pipe.
+    /// - Throws: registering its exit with the loop; the child is then killed and reaped.
+    init(adopting child: ChildProcess, command: ProgramCommand, environment: [String: String],
+         countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
+        self.child = child
         self.command = command.description
         self.uniqueID = environment["UNIQUE_ID"]
         self.countsTowardLimit = countsTowardLimit

@@ -1,0 +1,145 @@
+import CGlibc
+import Glibc
+import Synchronization
+
+/// Starts child processes on threads of their own, so the loop keeps serving while the kernel
+/// execs: `ChildProcess.spawn` uses clone(CLONE_VFORK), which suspends the calling thread until the
+/// child has called execve, a few hundred microseconds each. On the loop thread that serialised
+/// every spawn and stalled every session meanwhile; here several spawns proceed at once.
+///
+/// Results come back on the loop thread, through an eventfd the loop watches. The threads live as
+/// long as the process: a child's PR_SET_PDEATHSIG fires when the thread that spawned it exits.
+public final class SpawnWorkers {
+    /// What to start; the same as `ChildProcess.spawn`'s parameters.
+    public struct Request: Sendable {
+        public var executable: String
+        public var arguments: [String]
+        public var environment: [String: String]
+        public var terminal: Bool
+
+        public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool) {
+            self.executable = executable
+            self.arguments = arguments
+            self.environment = environment
+            self.terminal = terminal
+        }
+    }
+
+    /// A child made on a worker thread, handed to the loop thread; nothing else touches it between.
+    private struct Handoff: @unchecked Sendable {
+        let result: Result<ChildProcess, SystemError>
+    }
+
+    private struct Queues: ~Copyable {
+        var jobs: [(id: Int, request: Request)] = []
+        var done: [(id: Int, handoff: Handoff)] = []
+    }
+
+    private let queues = Mutex(Queues())
+    /// Counts queued jobs; workers block reading it (EFD_SEMAPHORE: one job per read).
+    private let jobsReady: CInt
+    private let doneReady: Wakeup
+    private let loop: EventLoop
+    private var registration: Registration?
+    private var completions: [Int: (Result<ChildProcess, SystemError>) -> Void] = [:]
+    private var nextID = 0
+
+    /// Starts `threads` workers and watches for their results on `loop`.
+    /// The corresponding C functions are `eventfd(2)` and `pthread_create(3)`.
+    public init(threads: Int, loop: EventLoop) throws(SystemError) {
+        self.loop = loop
+        self.jobsReady = try systemCall("eventfd") { eventfd(0, CInt(EFD_CLOEXEC | EFD_SEMAPHORE)) }
+        self.doneReady = try Wakeup()
+        self.registration = try loop.register(self.doneReady.fd, interest: .readable, handler: DoneHandler(self))
+        for _ in 0..<max(1, threads) { try self.startWorker() }
+    }
+
+    /// Starts the request on a worker; `completion` runs on the loop thread with the child or the
+    /// spawn's error. Retries ETXTBSY a few times (a script written a moment ago can be busy while
+    /// another spawn's child still holds its writer's descriptor).
+    public func spawn(_ request: Request, completion: @escaping (Result<ChildProcess, SystemError>) -> Void) {
+        self.nextID += 1
+        let id = self.nextID
+        self.completions[id] = completion
+        self.queues.withLock { $0.jobs.append((id, request)) }
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(self.jobsReady, $0.baseAddress, 8) }
+    }
+
+    private func startWorker() throws(SystemError) {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        // Every signal blocked in the worker: process-directed signals belong to the loop's signalfd.
+        var all = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let result = pthread_create(&thread, nil, { context in
+            Unmanaged<SpawnWorkers>.fromOpaque(context!).takeUnretainedValue().work()
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<SpawnWorkers>.fromOpaque(context).release()
+            throw SystemError(call: "pthread_create", errno: Errno(rawValue: result))
+        }
+        pthread_detach(thread)
+    }
+
+    private func work() {
+        while true {
+            var count: UInt64 = 0
+            let read = withUnsafeMutableBytes(of: &count) { Glibc.read(self.jobsReady, $0.baseAddress, 8) }
+            guard read == 8 else { continue }  // EINTR
+            guard let job = self.queues.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { continue }
+            let result = Self.spawn(job.request)
+            self.queues.withLock { $0.done.append((job.id, Handoff(result: result))) }
+            self.doneReady.signal()
+        }
+    }
+
+    private static func spawn(_ request: Request) -> Result<ChildProcess, SystemError> {
+        var attempts = 0
+        while true {
+            do throws(SystemError) {
+                return .success(try ChildProcess.spawn(
+                    executable: request.executable, arguments: request.arguments, environment: request.environment,
+                    standardInput: request.terminal ? .terminal : .pipe,
+                    standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe))
+            } catch where error.errno == .textFileBusy && attempts < 3 {
+                attempts += 1
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// On the loop thread: hands each finished spawn to its completion.
+    fileprivate func deliver() {
+        self.doneReady.drain()
+        let done = self.queues.withLock { queues -> [(id: Int, handoff: Handoff)] in
+            let taken = queues.done
+            queues.done = []
+            return taken
+        }
+        for (id, handoff) in done {
+            self.completions.removeValue(forKey: id)?(handoff.result)
+        }
+    }
+}
+
+/// The done-eventfd's handler; unowned, since the workers keep the pool alive for the process's life.
+private final class DoneHandler: EventHandler {
+    unowned let workers: SpawnWorkers
+
+    init(_ workers: SpawnWorkers) {
+        self.workers = workers
+    }
+
+    func handle(_ readiness: Readiness) {
+        self.workers.deliver()
+    }
+}
+
+@available(*, unavailable)
+extension SpawnWorkers: Sendable {}
