@@ -51,8 +51,10 @@ struct ProgramCommandParsingTests {
         #expect(try ProgramCommand(parsing: "prog \u{301}x") == ProgramCommand(executable: "prog", arguments: ["\u{301}x"]))
         #expect(try ProgramCommand(parsing: "prog '\u{301}'") == ProgramCommand(executable: "prog", arguments: ["\u{301}"]))
         #expect(try ProgramCommand(parsing: "a\r\nb") == ProgramCommand(executable: "a\r", arguments: ["b"]))
-        let word = ProgramCommand(executable: "p", arguments: ["\u{301}'"])
-        #expect(try ProgramCommand(parsing: word.description) == word)
+        for words in [["\u{301}'"], ["\u{1F}\"\u{061A}"], ["'\u{301}x"]] {
+            let command = ProgramCommand(executable: "p", arguments: words)
+            #expect(try ProgramCommand(parsing: command.description) == command)
+        }
     }
 
     @Test func commandDescriptionLeavesPlainWordsBare() {

@@ -65,10 +65,18 @@ public struct ProgramCommand: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        ([self.executable] + self.arguments).map { word in
-            word.isEmpty || word.contains(where: { " \t\n'\"\\$`".contains($0) })
-                ? "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-                : word
-        }.joined(separator: " ")
+        ([self.executable] + self.arguments).map(Self.quoted).joined(separator: " ")
+    }
+
+    /// A word as sh would need it: bare when it has nothing special, else in single quotes (a `'`
+    /// inside as `'\''`). Scalars, not Characters, as the parser reads them.
+    private static func quoted(_ word: String) -> String {
+        let special = " \t\n'\"\\$`".unicodeScalars
+        guard word.isEmpty || word.unicodeScalars.contains(where: { special.contains($0) }) else { return word }
+        var quoted = "'"
+        for scalar in word.unicodeScalars {
+            if scalar == "'" { quoted += "'\\''" } else { quoted.unicodeScalars.append(scalar) }
+        }
+        return quoted + "'"
     }
 }

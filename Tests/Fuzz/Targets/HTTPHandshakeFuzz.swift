@@ -40,7 +40,6 @@ public func fuzzHTTPHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
     // "HTTP/1.1 011 x" parses as status 11, written back as "11", which is not three digits: a status
     // under 100 is no HTTP status, and a client refuses anything but 101, so the round trip starts at 100.
     if case .response(_, let status, _) = head.startLine, status < 100 { return 0 }
-    if hasGraphemeSeam(head) { return 0 }
     var again = HTTPHeadParser(kind: kind, maxSize: Int.max)
     let serialized = head.serialized()
     let reparsed = Outcome(feeding: [UnsafeRawBufferPointer(start: serialized, count: serialized.count)], to: &again)
@@ -48,22 +47,6 @@ public func fuzzHTTPHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
 
     if kind == .request { checkHandshake(head) }
     return 0
-}
-
-/// Known and reported, not fixed here (HTTPHead.swift is not this harness's to change): header values
-/// are trimmed and lists split by `Character`, so a space, tab or comma followed by a combining mark,
-/// one grapheme cluster, is neither trimmed nor split. `X:\u{301}a` gives a value that serializes as
-/// `X: \u{301}a` and parses back with a leading space. Heads with such a seam skip the checks that
-/// depend on it, so that the fuzzer goes on looking for something else.
-func hasGraphemeSeam(_ head: HTTPHead) -> Bool {
-    head.headers.contains { field in
-        var previous: Unicode.Scalar = " "  // serialized() writes ": " before the value
-        for scalar in field.value.unicodeScalars {
-            if [" ", "\t", ","].contains(previous), "\(previous)\(scalar)".count == 1 { return true }
-            previous = scalar
-        }
-        return false
-    }
 }
 
 /// What feeding a parser came to; the bytes fed after the head count as bytes after it.
