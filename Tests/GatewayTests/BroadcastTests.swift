@@ -78,17 +78,15 @@ struct BroadcastTests {
         // 16 MiB, far beyond what the slow member's socket buffers hold (loopback autotuning lets the
         // kernel take a few MiB for it, on top of the gateway's own queue).
         let messages = 4096
-        let residentBefore = residentBytes()
         for index in 0..<messages {
             var message = payload
             message[0] = UInt8(truncatingIfNeeded: index)
             try sender.send(binary: message)
             #expect(try reader.receiveMessage() == .binary(message))
         }
-        // This process holds the gateway: had it queued the flood for the slow member, it would have grown
-        // by about 16 MiB.
-        let growth = residentBytes() - residentBefore
-        #expect(growth < 8 << 20, "resident memory grew by \(growth) bytes during the flood")
+        // The bound is checked below from the gateway's own account (queued_bytes when it dropped the
+        // member), not from this process's resident size: other suites run beside this one in the same
+        // process, and their allocations are noise of the same size as the flood.
         // The slow member gets what fitted in the buffers, then the close frame.
         let events = try slow.receiveUntilClose(after: early)
         #expect(events.last == .close(.policyViolation, "slow consumer: more than \(limit) bytes queued"))
@@ -109,11 +107,4 @@ struct BroadcastTests {
         try sender.send(text: "after")
         #expect(try reader.receiveMessage() == .text("after"))
     }
-}
-
-/// This process's resident set size, from /proc/self/statm.
-func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
