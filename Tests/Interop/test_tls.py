@@ -60,6 +60,8 @@ def pki(tmp_path_factory):
     (d / "chain.pem").write_text(leaf.read_text() + (d / "intermediate.pem").read_text())
     make_certificate(d, "server2", "/CN=localhost/O=second", issuer="intermediate", extensions=server_ext)
     (d / "chain2.pem").write_text((d / "server2.pem").read_text() + (d / "intermediate.pem").read_text())
+    make_certificate(d, "elsewhere", "/CN=elsewhere.example", issuer="root",
+                     extensions="subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n")
     make_certificate(d, "clientca", "/CN=wsgate test client CA", ca=True)
     make_certificate(d, "alice", "/CN=alice/O=Example", issuer="clientca", extensions="extendedKeyUsage=clientAuth\n")
     make_certificate(d, "mallory", "/CN=mallory", issuer="root", extensions="extendedKeyUsage=clientAuth\n")
@@ -347,3 +349,50 @@ def test_bad_certificate_files_stop_wsgate_at_start(pki, tmp_path, problem):
     assert len(lines) == 1 and lines[0].startswith("wsgate: "), lines
     expected = {"missing": "cannot read certificate", "mismatch": "does not match", "garbage": "cannot load certificate"}
     assert expected[problem] in lines[0]
+
+
+def wsgate_client(*args, input=None, timeout=20):
+    return subprocess.run([str(BINARY), *args], input=input, capture_output=True, timeout=timeout)
+
+
+def test_own_client_send_verifies_the_server(tls_gate, pki):
+    server = tls_gate("--route", "/echo=echo")
+    url = server.url("/echo")
+    result = wsgate_client("send", "--cacert", str(pki / "root.pem"), url, "hello")
+    assert (result.returncode, result.stdout) == (0, b"hello\n"), result.stderr
+    # The system's CA store does not know the test root.
+    result = wsgate_client("send", url, "hello")
+    assert result.returncode == 1 and b"certificate verify failed" in result.stderr, result.stderr
+    result = wsgate_client("send", "-k", url, "insecure")
+    assert (result.returncode, result.stdout) == (0, b"insecure\n"), result.stderr
+    # The name is checked: an IP address in the certificate works, a certificate for another name does not.
+    result = wsgate_client("send", "--cacert", str(pki / "root.pem"), url.replace("localhost", "127.0.0.1"), "ip")
+    assert (result.returncode, result.stdout) == (0, b"ip\n"), result.stderr
+    other = tls_gate("--route", "/echo=echo", cert=pki / "elsewhere.pem", key=pki / "elsewhere.key")
+    result = wsgate_client("send", "--cacert", str(pki / "root.pem"), other.url("/echo"), "x")
+    assert result.returncode == 1 and b"certificate verify failed: hostname mismatch" in result.stderr, result.stderr
+
+
+def test_own_client_echoes_a_1mib_line_and_benches(tls_gate, pki):
+    server = tls_gate("--route", "/echo=echo")
+    line = ("é" * (1 << 19)).encode() + b"\n"
+    result = wsgate_client("client", "--cacert", str(pki / "root.pem"), server.url("/echo"), input=line)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == line
+    result = wsgate_client("bench", "--cacert", str(pki / "root.pem"), "-c", "4", "-p", "8", "-n", "2000",
+                           "-s", "65536", server.url("/echo"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert b"errors: 0" in result.stdout
+
+
+def test_own_client_presents_a_certificate_for_mutual_tls(tls_gate, pki):
+    server = tls_gate("--route", f"/env={ROOT / 'handlers' / 'env'}", "--sslca", str(pki / "clientca.pem"))
+    url = server.url("/env")
+    result = wsgate_client("client", "--cacert", str(pki / "root.pem"), "--cert", str(pki / "alice.pem"),
+                           "--key", str(pki / "alice.key"), url, input=b"")
+    assert result.returncode == 0, result.stderr
+    assert b"SSL_CLIENT_S_DN=O=Example,CN=alice\n" in result.stdout
+    assert b"SSL_CLIENT_VERIFY=SUCCESS\n" in result.stdout
+    result = wsgate_client("client", "--cacert", str(pki / "root.pem"), url, input=b"")
+    assert result.returncode != 0
+
