@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 import WebSocket
 
 /// One connection of a `LoadGenerator`: a small state machine on the generator's loop.
@@ -10,6 +11,8 @@ final class BenchConnection: EventHandler {
     let index: Int
     unowned let generator: LoadGenerator
     var socket: Socket?
+    /// The socket, or TLS over it for `wss://`.
+    var transport: (any Transport)?
     var registration: Registration?
     var phase = Phase.closed
     var output: [UInt8] = []
@@ -41,6 +44,12 @@ final class BenchConnection: EventHandler {
             let (socket, connected) = try Socket.connect(to: self.generator.address)
             try? socket.setNoDelay(true)
             self.socket = socket
+            if let context = self.generator.tlsContext, let buffers = self.generator.tlsBuffers {
+                let tls = try TLSConnection(context: context, serverName: self.generator.options.url.host)
+                self.transport = TLSTransport(socket: socket, connection: tls, buffers: buffers)
+            } else {
+                self.transport = PlainTransport(socket)
+            }
             self.registration = try self.generator.loop.register(socket.fd, interest: .writable, handler: self)
             self.phase = .connecting
             if connected { self.connected() }
@@ -77,12 +86,12 @@ final class BenchConnection: EventHandler {
     }
 
     private func read() {
-        guard let socket = self.socket else { return }
+        guard let socket = self.socket, let transport = self.transport else { return }
         let buffer = self.generator.readBuffer
         while true {
             let result: IOResult<Int>
             do {
-                result = try socket.read(into: buffer)
+                result = try transport.read(into: buffer)
             } catch {
                 self.generator.failed(self, "\(error)")
                 return
@@ -96,7 +105,7 @@ final class BenchConnection: EventHandler {
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
             // A churn restart replaced the socket: the new one has its own registration.
             if self.socket !== socket { return }
-            if self.isClosed || count < buffer.count { break }
+            if self.isClosed || (count < buffer.count && !transport.hasBufferedInput) { break }
         }
         self.flush()
     }
@@ -234,27 +243,25 @@ final class BenchConnection: EventHandler {
     }
 
     private func flush() {
-        guard let socket = self.socket, let registration = self.registration else { return }
-        while self.outputOffset < self.output.count {
-            let result: IOResult<Int>
-            do {
-                result = try self.output.withUnsafeBytes { bytes in
-                    Result { () throws(SystemError) in
-                        try socket.write(UnsafeRawBufferPointer(rebasing: bytes[self.outputOffset...]))
-                    }
-                }.get()
-            } catch {
-                self.generator.failed(self, "\(error)")
-                return
+        guard let transport = self.transport, let registration = self.registration else { return }
+        do {
+            while self.outputOffset < self.output.count {
+                guard case .processed(let count) = try transport.write([self.output][...], skippingFirst: self.outputOffset)
+                else { break }
+                self.outputOffset += count
             }
-            guard case .processed(let count) = result else { break }
-            self.outputOffset += count
+            try transport.flushPendingOutput()
+        } catch {
+            self.generator.failed(self, "\(error)")
+            return
         }
         if self.outputOffset == self.output.count {
             self.output.removeAll(keepingCapacity: true)
             self.outputOffset = 0
         }
-        try? self.generator.loop.modify(registration, interest: self.output.isEmpty ? .readable : [.readable, .writable])
+        var interest = transport.interest(reading: true, writing: !self.output.isEmpty)
+        interest.remove(.hangup)
+        try? self.generator.loop.modify(registration, interest: interest)
     }
 
     /// Sends a close frame if the session is open; returns whether one was sent.
@@ -277,7 +284,8 @@ final class BenchConnection: EventHandler {
             self.generator.loop.deregister(registration)
             self.registration = nil
         }
-        self.socket?.close()
+        self.transport?.close()
+        self.transport = nil
         self.socket = nil
         self.phase = .closed
         self.output.removeAll(keepingCapacity: true)

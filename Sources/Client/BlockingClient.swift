@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 import WebSocket
 
 /// A WebSocket client with a synchronous API: each call waits, within a timeout, on a private epoll loop.
@@ -19,6 +20,9 @@ public final class BlockingClient {
         public var maxMessageSize = 64 << 20
         /// Answer pings automatically (turn off to test a server's keepalive).
         public var autoPong = true
+        /// For `wss://`: how to verify the server, and a client certificate. nil: the system's CA
+        /// store, no client certificate.
+        public var tls: TLSContext?
 
         public init() {}
     }
@@ -63,12 +67,21 @@ public final class BlockingClient {
         case resolve(String)
         case connect(SystemError)
         case io(SystemError)
+        /// The TLS handshake or a record failed: a certificate that did not verify, an alert.
+        case tls(String)
         case malformedResponse(String)
         /// The server answered the upgrade, but not as RFC 6455 asks: another status than 101
         /// (a refusal, with its body), or a 101 that fails validation.
         case handshake(ClientHandshakeError, Response)
         case timeout(String)
         case closed
+
+        init(_ error: TransportError) {
+            switch error {
+            case .system(let error): self = .io(error)
+            case .refused(let reason): self = .tls(reason)
+            }
+        }
 
         public var description: String {
             switch self {
@@ -77,6 +90,7 @@ public final class BlockingClient {
             case .resolve(let text): "cannot resolve host: \(text)"
             case .connect(let error): "cannot connect: \(error)"
             case .io(let error): "connection failed: \(error)"
+            case .tls(let reason): "TLS failed: \(reason)"
             case .malformedResponse(let text): "malformed handshake response: \(text)"
             case .handshake(.unexpectedStatus(let status, let reason), let response):
                 Self.refusal(status: status, reason: reason, response: response)
@@ -113,7 +127,14 @@ public final class BlockingClient {
         } catch {
             throw .url(error.description)
         }
-        guard !self.url.secure else { throw .unsupported("wss:// needs TLS, which wsgate does not support yet") }
+        var tlsContext: TLSContext?
+        if self.url.secure {
+            if let context = options.tls {
+                tlsContext = context
+            } else {
+                do throws(TLSError) { tlsContext = try TLSContext.client() } catch { throw .tls(error.description) }
+            }
+        }
         self.options = options
         self.connection = Connection(
             side: .client, configuration: .init(maxMessageSize: options.maxMessageSize, autoPong: options.autoPong))
@@ -148,10 +169,18 @@ public final class BlockingClient {
                 if let error = self.io.connectError { throw Failure.connect(error) }
             }
             try? socket.setNoDelay(true)
+            if let tlsContext {
+                // SNI and the certificate's name come from the URL's host (RFC 6066 §3, RFC 6125).
+                let tls = try TLSConnection(context: tlsContext, serverName: self.url.host)
+                self.io.transport = TLSTransport(socket: socket, connection: tls, buffers: TLSTransport.Buffers(size: 16 * 1024))
+            }
             try self.handshake()
         } catch let failure as Failure {
             self.disconnect()
             throw failure
+        } catch let failure as TLSError {
+            self.disconnect()
+            throw .tls(failure.description)
         } catch {
             self.disconnect()
             throw .io(error as! SystemError)
@@ -255,7 +284,7 @@ public final class BlockingClient {
         if waiting && !self.io.pending.isEmpty {
             try self.wait("writing", deadline: self.deadline()) { self.io.pending.isEmpty || self.io.writeError != nil }
         }
-        if let error = self.io.writeError { throw .io(error) }
+        if let error = self.io.writeError { throw .init(error) }
     }
 
     // MARK: Receiving
@@ -334,7 +363,7 @@ public final class BlockingClient {
         } catch {
             throw .io(error)
         }
-        if let error = self.io.readError { throw .io(error) }
+        if let error = self.io.readError { throw .init(error) }
         try self.flushConnection(waiting: false)
     }
 
@@ -373,7 +402,7 @@ public final class BlockingClient {
             } catch {
                 throw .io(error)
             }
-            if let error = self.io.readError { throw .io(error) }
+            if let error = self.io.readError { throw .init(error) }
         }
         if !done() { throw .timeout(what) }
     }

@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 import WebSocket
 
 /// The socket side of a `BlockingClient`: reads into the connection within a bound, writes what is pending.
@@ -16,13 +17,15 @@ final class ClientIO: EventHandler {
     static let readsPerWakeup = 16
 
     let socket: Socket
+    /// The socket, or TLS over it (`wss://`), once connected.
+    var transport: any Transport
     unowned let loop: EventLoop
     var registration: Registration?
     var connection: Connection?
     var connecting = false
     var connectError: SystemError?
-    var readError: SystemError?
-    var writeError: SystemError?
+    var readError: TransportError?
+    var writeError: TransportError?
     /// Bytes before the handshake completed (the response head, and a refusal's body).
     var received: [UInt8] = []
     private(set) var events = EventQueue()
@@ -38,6 +41,7 @@ final class ClientIO: EventHandler {
 
     init(socket: Socket, loop: EventLoop) {
         self.socket = socket
+        self.transport = PlainTransport(socket)
         self.loop = loop
     }
 
@@ -67,7 +71,7 @@ final class ClientIO: EventHandler {
             let result: IOResult<Int>
             do {
                 result = try self.buffer.withUnsafeMutableBytes { bytes in
-                    Result { () throws(SystemError) in try self.socket.read(into: bytes) }
+                    Result { () throws(TransportError) in try self.transport.read(into: bytes) }
                 }.get()
             } catch {
                 self.readError = error
@@ -89,6 +93,10 @@ final class ClientIO: EventHandler {
             } else {
                 self.received.append(contentsOf: self.buffer[0..<count])
             }
+        }
+        // What TLS decrypted and holds is never reported by epoll: come back for it.
+        if self.transport.hasBufferedInput && !self.eof && !self.isReadingPaused {
+            self.loop.runSoon { [weak self] in self?.handle(.readable) }
         }
         self.updateInterest()
     }
@@ -119,32 +127,36 @@ final class ClientIO: EventHandler {
     }
 
     func flush() throws(BlockingClient.Failure) {
-        while !self.pending.isEmpty {
-            let result: IOResult<Int>
-            do {
-                result = try self.pending.withUnsafeBytes { bytes in
-                    Result { () throws(SystemError) in try self.socket.write(bytes) }
-                }.get()
-            } catch {
-                self.writeError = error
-                self.pending = []
-                throw .io(error)
+        do {
+            while !self.pending.isEmpty {
+                guard case .processed(let count) = try self.transport.write([self.pending][...], skippingFirst: 0),
+                    count > 0
+                else { break }
+                self.pending.removeFirst(count)
             }
-            guard case .processed(let count) = result else { break }
-            self.pending.removeFirst(count)
+            try self.transport.flushPendingOutput()
+        } catch {
+            self.writeError = error
+            self.pending = []
+            throw .init(error)
         }
         self.updateInterest()
     }
 
     func shutdownWrite() {
-        try? self.socket.shutdownWrite()
+        try? self.transport.shutdownWrite()
     }
 
     func updateInterest() {
         guard let registration = self.registration else { return }
-        var interest: Interest = []
-        if !self.eof && !self.isReadingPaused && !self.connecting { interest.insert(.readable) }
-        if !self.pending.isEmpty || self.connecting { interest.insert(.writable) }
+        var interest: Interest
+        if self.connecting {
+            interest = .writable
+        } else {
+            interest = self.transport.interest(reading: !self.eof && !self.isReadingPaused, writing: !self.pending.isEmpty)
+            if self.eof { interest.remove(.readable) }
+            interest.remove(.hangup)
+        }
         try? self.loop.modify(registration, interest: interest)
     }
 

@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 import WebSocket
 
 /// Drives many WebSocket connections from one epoll loop and measures an echo server.
@@ -19,6 +20,8 @@ public final class LoadGenerator {
         public var inFlight = 1
         public var binary = false
         public var churn = false
+        /// For `wss://`: how to verify the server (nil: the system's CA store), a client certificate.
+        public var tls: TLSContext?
         /// Called about four times a second with the messages (or sessions) done so far.
         public var progress: (@Sendable (Int, Duration) -> Void)?
 
@@ -64,10 +67,19 @@ public final class LoadGenerator {
     var draining = false
     var latencies: [UInt32] = []
     var errors: [String] = []
+    /// For `wss://`: the context every connection uses, and their shared scratch memory.
+    let tlsContext: TLSContext?
+    let tlsBuffers: TLSTransport.Buffers?
 
     public init(options: Options) throws {
         self.options = options
-        guard !options.url.secure else { throw BlockingClient.Failure.unsupported("wss:// needs TLS, which wsgate does not support yet") }
+        if options.url.secure {
+            self.tlsContext = try options.tls ?? TLSContext.client()
+            self.tlsBuffers = TLSTransport.Buffers(size: 256 * 1024)
+        } else {
+            self.tlsContext = nil
+            self.tlsBuffers = nil
+        }
         guard let address = try SocketAddress.resolve(host: options.url.host, port: options.url.port).first else {
             throw BlockingClient.Failure.resolve(options.url.host)
         }

@@ -56,6 +56,8 @@ extension GatewayServer {
         /// stops. It makes this process reap children it did not start through the gateway, so it
         /// is off for embedders whose own code waits for children; the wsgate command turns it on.
         public var containsOrphans = false
+        /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
+        public var tls: TLSSettings?
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

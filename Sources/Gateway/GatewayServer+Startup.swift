@@ -12,7 +12,8 @@ extension GatewayServer {
     func logStartup() {
         let log = self.configuration.log
         guard log.enabled(.info) else { return }
-        let firstURL = self.boundAddresses.first.map(Self.baseURL(of:))
+        let scheme = self.configuration.tls == nil ? "ws" : "wss"
+        let firstURL = self.boundAddresses.first.map { Self.baseURL(of: $0, scheme: scheme) }
         for route in self.configuration.routes {
             var fields = Self.describe(route.handler)
             fields.insert(("path", route.pattern), at: 0)
@@ -21,7 +22,7 @@ extension GatewayServer {
         }
         for address in self.boundAddresses {
             var fields: [(String, any CustomStringConvertible)] = [
-                ("address", address), ("url", Self.baseURL(of: address) + "/"),
+                ("address", address), ("url", Self.baseURL(of: address, scheme: scheme) + "/"),
             ]
             if address.isWildcard {
                 fields.append(("wildcard", "every IPv\(address.isIPv6 ? 6 : 4) address of this host"))
@@ -31,9 +32,9 @@ extension GatewayServer {
     }
 
     /// `ws://127.0.0.1:8080`, `ws://[::1]:8080`; a wildcard address as its family's loopback address.
-    static func baseURL(of address: SocketAddress) -> String {
+    static func baseURL(of address: SocketAddress, scheme: String = "ws") -> String {
         let host = address.isWildcard ? (address.isIPv6 ? "::1" : "127.0.0.1") : address.host
-        return address.isIPv6 ? "ws://[\(host)]:\(address.port)" : "ws://\(host):\(address.port)"
+        return address.isIPv6 ? "\(scheme)://[\(host)]:\(address.port)" : "\(scheme)://\(host):\(address.port)"
     }
 
     /// The handler, and for programs their mode and command, as log fields.

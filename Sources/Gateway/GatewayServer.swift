@@ -1,4 +1,5 @@
 import Reactor
+import TLS
 import WebSocket
 
 /// A WebSocket gateway: listeners, routes and sessions on one epoll loop, on the thread that calls `run()`.
@@ -38,6 +39,10 @@ public final class GatewayServer {
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
     private var shutdownTimer: TimerID?
+    /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
+    var tlsContext: TLSContext?
+    /// Scratch for every TLS session of this loop; nil without TLS.
+    let tlsBuffers: TLSTransport.Buffers?
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -57,12 +62,17 @@ public final class GatewayServer {
         self.router = Router(configuration.routes)
         self.handshake = ServerHandshake(subprotocols: configuration.subprotocols,
                                          extraHeaders: configuration.headers + configuration.upgradeHeaders)
-        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin)
+        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin,
+                                         tls: configuration.tls != nil)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
         do {
+            if let tls = configuration.tls {
+                self.tlsContext = try Self.makeTLSContext(tls)
+            }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
             var addresses: [SocketAddress] = []
@@ -156,6 +166,9 @@ public final class GatewayServer {
         if self.configuration.containsOrphans {
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
+        if self.configuration.tls != nil {
+            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadTLS() }
+        }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
         self.logStartup()
@@ -214,7 +227,19 @@ public final class GatewayServer {
         self.nextSessionID += 1
         let overloaded = self.sessions.count >= self.maxConnections
         let parser = HTTPHeadParser(kind: .request, maxSize: self.configuration.maxRequestHeadSize)
-        let session = Session(id: id, socket: socket, remoteAddress: remote, server: self,
+        let transport: any Transport
+        if let context = self.tlsContext, let buffers = self.tlsBuffers {
+            do {
+                transport = TLSTransport(socket: socket, connection: try TLSConnection(context: context), buffers: buffers)
+            } catch {
+                self.configuration.log.error("accept.tls_error", [("error", error)])
+                socket.close()
+                return
+            }
+        } else {
+            transport = PlainTransport(socket)
+        }
+        let session = Session(id: id, transport: transport, remoteAddress: remote, server: self,
                               phase: .handshaking(parser))
         do {
             session.registration = try self.loop.register(socket.fd, interest: .readable, handler: session)
@@ -389,7 +414,8 @@ public final class GatewayServer {
             .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
                   remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
-                  uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware),
+                  uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
+                  tls: session.tlsPeer),
             passing: self.passedEnvironment())
     }
 

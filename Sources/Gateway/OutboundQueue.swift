@@ -49,12 +49,13 @@ struct OutboundQueue {
         self.count = self.chunks[self.head...].reduce(0) { $0 + $1.count } - self.headOffset
     }
 
-    /// Writes as much as the socket takes, up to 64 chunks per `writev`.
-    /// - Returns: `.wouldBlock` when the socket is full and bytes remain, else the bytes written.
-    mutating func write(to socket: Socket) throws(SystemError) -> IOResult<Int> {
+    /// Writes as much as the transport takes: up to 64 chunks per `writev` on a plain socket, one
+    /// batch per `SSL_write` over TLS.
+    /// - Returns: `.wouldBlock` when the transport is full and bytes remain, else the bytes written.
+    mutating func write(to transport: any Transport) throws(TransportError) -> IOResult<Int> {
         var total = 0
         while self.count > 0 {
-            let result = try socket.writev(self.chunks[self.head...], skippingFirst: self.headOffset)
+            let result = try transport.write(self.chunks[self.head...], skippingFirst: self.headOffset)
             guard case .processed(let written) = result else { return total == 0 ? .wouldBlock : .processed(total) }
             total += written
             self.consume(written)

@@ -29,10 +29,9 @@ extension Session: EventHandler {
         while reads < 4 && !self.readingPaused && !self.readingPausedByHandler {
             let result: IOResult<Int>
             do {
-                result = try self.socket.read(into: buffer)
+                result = try self.transport.read(into: buffer)
             } catch {
-                self.log.debug("session.read_error", [("error", error)])
-                self.teardown(reason: "read failed: \(error.errno.name)")
+                self.readFailed(error)
                 return
             }
             guard case .processed(let count) = result else { return }
@@ -45,8 +44,39 @@ extension Session: EventHandler {
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
             if case .closed = self.phase { return }
             reads += 1
-            if count < buffer.count { return }
+            if count < buffer.count && !self.transport.hasBufferedInput { return }
         }
+        self.comeBackForBufferedInput()
+    }
+
+    /// Input a transport holds (plaintext OpenSSL decrypted, records read with others) is never
+    /// reported by epoll, so a session that stopped reading with some held comes back for it
+    /// itself: after the loop's other ready descriptors, as the fairness bound intends.
+    func comeBackForBufferedInput() {
+        guard self.transport.hasBufferedInput, !self.readingPaused, !self.readingPausedByHandler,
+            self.registration != nil
+        else { return }
+        self.server.loop.runSoon { [self] in
+            if case .closed = self.phase { return }
+            self.handle(.readable)
+        }
+    }
+
+    func readFailed(_ error: TransportError) {
+        switch error {
+        case .system(let failure):
+            self.log.debug("session.read_error", [("error", failure)])
+        case .refused(let reason):
+            // A TLS handshake that failed (plain HTTP or garbage on a TLS port, a refused client
+            // certificate) or a record that did not decrypt: worth a line, it costs no other session.
+            self.log.info(self.phaseIsHandshaking ? "tls.handshake_failed" : "tls.error", [("reason", reason)])
+        }
+        self.teardown(reason: "read failed: \(error.name)")
+    }
+
+    var phaseIsHandshaking: Bool {
+        if case .handshaking = self.phase { return true }
+        return false
     }
 
     func process(_ bytes: UnsafeMutableRawBufferPointer) {
@@ -125,16 +155,18 @@ extension Session: EventHandler {
     func flush() {
         self.isQueuedForFlush = false
         if let connection = self.connection { self.pullOutput(connection) }
-        if !self.queue.isEmpty {
-            do {
-                if case .processed(let written) = try self.queue.write(to: self.socket) {
+        do {
+            if !self.queue.isEmpty {
+                if case .processed(let written) = try self.queue.write(to: self.transport) {
                     self.bytesOut += written
                 }
-            } catch {
-                self.log.debug("session.write_error", [("error", error)])
-                self.teardown(reason: "write failed: \(error.errno.name)")
-                return
+            } else if self.transport.hasPendingOutput {
+                try self.transport.flushPendingOutput()
             }
+        } catch {
+            self.log.debug("session.write_error", [("error", error)])
+            self.teardown(reason: "write failed: \(error.name)")
+            return
         }
         if self.queue.isEmpty && self.endOfStreamRequested && !self.writeShutDown {
             self.shutDownWrite()
@@ -145,6 +177,7 @@ extension Session: EventHandler {
             self.readingPaused = false
             self.log.debug("session.read_resumed", [("cause", "send_queue")])
             self.handler?.sessionDidDrainOutput(self)
+            self.comeBackForBufferedInput()
         } else if !self.readingPaused && self.queue.count > limit {
             self.readingPaused = true
             self.log.debug("session.read_paused", [("cause", "send_queue"), ("queued_bytes", self.queue.count)])
@@ -157,7 +190,8 @@ extension Session: EventHandler {
     /// frame or error response in flight.
     func shutDownWrite() {
         self.writeShutDown = true
-        try? self.socket.shutdownWrite()
+        // Over TLS, close_notify goes out first, after the close frame (RFC 8446 §6.1).
+        try? self.transport.shutdownWrite()
         if self.closeTimer == nil { self.armCloseTimer() }
         if case .open(let connection) = self.phase, connection.state == .closed {
             self.teardown(reason: "closed")
@@ -167,9 +201,9 @@ extension Session: EventHandler {
     func updateInterest() {
         guard let registration = self.registration else { return }
         // Paused, the client is not read, but its leaving is still watched for (see `handle`).
-        var interest: Interest = self.readingPaused || self.readingPausedByHandler || self.isAwaitingHandler
-            ? .hangup : .readable
-        if !self.queue.isEmpty { interest.insert(.writable) }
+        let interest = self.transport.interest(
+            reading: !self.readingPaused && !self.readingPausedByHandler && !self.isAwaitingHandler,
+            writing: !self.queue.isEmpty)
         do {
             try self.server.loop.modify(registration, interest: interest)
         } catch {
@@ -203,7 +237,7 @@ extension Session: EventHandler {
             self.server.loop.deregister(registration)
             self.registration = nil
         }
-        self.socket.close()
+        self.transport.close()
         if let connection = wasOpen {
             let code = connection.closeCode ?? connection.closeSent?.code ?? .abnormalClosure
             let text = connection.closeReason ?? connection.closeSent?.reason ?? ""

@@ -39,7 +39,8 @@ public final class Session {
     public internal(set) var subprotocol: String?
 
     unowned let server: GatewayServer
-    let socket: Socket
+    /// The socket, or TLS over it: everything the session reads and writes goes through it.
+    let transport: any Transport
     var registration: Registration?
     var phase: Phase
     var handler: (any SessionHandler)?
@@ -70,9 +71,9 @@ public final class Session {
     var messagesIn = 0
     var messagesOut = 0
 
-    init(id: Int, socket: Socket, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
+    init(id: Int, transport: any Transport, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
         self.id = id
-        self.socket = socket
+        self.transport = transport
         self.remoteAddress = remoteAddress
         self.server = server
         self.phase = phase

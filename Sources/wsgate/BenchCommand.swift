@@ -32,6 +32,7 @@ func runBench(_ arguments: [String]) -> Int32 {
         // The last of --text and --binary wins.
         built.binary = parsed.flags.last { $0.name == "--text" || $0.name == "--binary" }?.name == "--binary"
         built.churn = parsed.has("--churn")
+        if url.secure { built.tls = try tlsContext(parsed) }
         json = parsed.has("--json")
         if isatty(STDERR_FILENO) == 1 && !json {
             let unit = built.churn ? "sessions" : "messages"
@@ -122,5 +123,4 @@ let benchCommandLine = ClientCommandLine(
         ClientFlag("--binary", help: "send binary messages"),
         ClientFlag("--churn", help: "connect-churn mode"),
         ClientFlag("--json", help: "one JSON object instead of the summary"),
-        ClientFlag.help,
-    ])
+    ] + ClientFlag.tls + [ClientFlag.help])

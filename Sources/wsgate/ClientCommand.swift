@@ -122,4 +122,4 @@ let clientCommandLine = ClientCommandLine(
             """),
         ClientFlag("--binary", help: "send input as binary messages, one per read"),
         ClientFlag("--raw", help: "write received binary messages to stdout as they are"),
-    ] + ClientFlag.connection + [ClientFlag.help])
+    ] + ClientFlag.connection + ClientFlag.tls + [ClientFlag.help])

@@ -1,4 +1,5 @@
 import Client
+import TLS
 
 /// One flag of a client subcommand, as its `--help` shows it and its parser accepts it.
 struct ClientFlag {
@@ -19,6 +20,14 @@ struct ClientFlag {
     }
 
     static let help = ClientFlag("-h", "--help", help: "print this help and exit")
+
+    /// TLS flags, curl's names, for `wss://` URLs (`client`, `send` and `bench`).
+    static let tls = [
+        ClientFlag("--cacert", value: "FILE", help: "verify the server against the CA certificates in FILE (PEM)\ninstead of the system's"),
+        ClientFlag("-k", "--insecure", help: "do not verify the server's certificate (wss://)"),
+        ClientFlag("--cert", value: "FILE", help: "a client certificate (PEM) for mutual TLS"),
+        ClientFlag("--key", value: "FILE", help: "the --cert certificate's private key (default: in --cert)"),
+    ]
 
     /// The flags of every command that opens one connection (`client`, `send`).
     static let connection = [
@@ -136,6 +145,25 @@ extension BlockingClient.Options {
         if let timeout = parsed.value("--timeout") {
             self.timeout = try OptionParser.duration(timeout, flag: "--timeout")
         }
+        if parsed.positional.first?.hasPrefix("wss://") == true { self.tls = try tlsContext(parsed) }
+    }
+}
+
+/// The client TLS context the TLS flags ask for; nil (the system's CA store) when none is given.
+/// Only made for a `wss://` URL: for `ws://` the flags mean nothing, and their files are not read.
+func tlsContext(_ parsed: ClientCommandLine.Parsed) throws(OptionParser.Failure) -> TLSContext? {
+    let insecure = parsed.has("--insecure")
+    let caFile = parsed.value("--cacert")
+    let certificate = parsed.value("--cert")
+    let key = parsed.value("--key")
+    if key != nil && certificate == nil {
+        throw OptionParser.Failure(description: "--key needs --cert")
+    }
+    guard insecure || caFile != nil || certificate != nil else { return nil }
+    do {
+        return try TLSContext.client(caFile: caFile, verify: !insecure, certificateFile: certificate, keyFile: key)
+    } catch {
+        throw OptionParser.Failure(description: error.description)
     }
 }
 

@@ -21,6 +21,9 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var routes: [(flag: String, pattern: String, handler: String)] = []
     var directory: String?
     var command: [String]?
+    var ssl = false
+    var portGiven = false
+    var sslFiles: [String: String] = [:]
     while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
@@ -36,7 +39,11 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--dir": directory = value
         case "--binary": binary = value == "true"
         case "--address": addresses.append(value)
-        case "--port": configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
+        case "--port":
+            configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
+            portGiven = true
+        case "--ssl": ssl = value == "true"
+        case "--sslcert", "--sslkey", "--sslca": sslFiles[flag] = value
         case "--ping-interval":
             let interval = try OptionParser.duration(value, flag: flag)
             configuration.pingInterval = interval == .zero ? nil : interval
@@ -76,10 +83,10 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             }
             logLevel = level
         case "--log-stderr": logStderr = value == "true"
-        case "--ssl", "--devconsole", "--reverselookup":
+        case "--devconsole", "--reverselookup":
             // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
             if value == "true" { throw unsupported(flag) }
-        case "--sslcert", "--sslkey", "--redirport", "--staticdir", "--cgidir":
+        case "--redirport", "--staticdir", "--cgidir":
             throw unsupported(flag)
         default:
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
@@ -121,6 +128,16 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     guard !configuration.routes.isEmpty else {
         throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
     }
+    if ssl {
+        guard let certificate = sslFiles["--sslcert"], let key = sslFiles["--sslkey"] else {
+            let missing = sslFiles["--sslcert"] == nil ? "--sslcert" : "--sslkey"
+            throw OptionParser.Failure(description: "--ssl needs --sslcert FILE and --sslkey FILE (\(missing) is missing)")
+        }
+        configuration.tls = TLSSettings(certificateFile: certificate, keyFile: key, clientCAFile: sslFiles["--sslca"])
+        if !portGiven { configuration.port = 443 }
+    } else if let flag = ["--sslcert", "--sslkey", "--sslca"].first(where: { sslFiles[$0] != nil }) {
+        throw OptionParser.Failure(description: "\(flag) is for TLS: add --ssl")
+    }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel, programStderr: logStderr)
     configuration.containsOrphans = true
@@ -130,8 +147,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
 /// The refusal of a websocketd flag whose feature wsgate does not have yet.
 private func unsupported(_ flag: String) -> OptionParser.Failure {
     let why = switch flag {
-    case "--ssl", "--sslcert", "--sslkey": "TLS (wss://) is not supported yet"
-    case "--redirport": "redirecting HTTP to HTTPS needs TLS, which is not supported yet"
+    case "--redirport": "redirecting HTTP to HTTPS is not supported yet"
     case "--reverselookup":
         "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
     default: "static files, CGI and the dev console are not supported yet"

@@ -113,4 +113,4 @@ let sendCommandLine = ClientCommandLine(
             """),
         ClientFlag("-n", "--replies", value: "N", help: "stop after N replies; fewer within --wait is a failure"),
         ClientFlag("--binary", help: "send the messages as binary"),
-    ] + ClientFlag.connection + [ClientFlag.help])
+    ] + ClientFlag.connection + ClientFlag.tls + [ClientFlag.help])

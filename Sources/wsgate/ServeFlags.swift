@@ -8,6 +8,7 @@ struct ServeFlag {
         case limits = "Limits and timeouts"
         case keepalive = "Keepalive"
         case security = "Security"
+        case tls = "TLS (wss://)"
         case logging = "Logging"
         case general = "General"
         case unsupported = "websocketd's flags not supported yet (refused with a message, status 2)"
@@ -82,6 +83,13 @@ enum ServeFlags {
         .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)"),
         .init("--header-http", "'NAME: VALUE'", .security, "add a header to refusals only (repeatable)"),
 
+        .init("--ssl", nil, .tls, "serve wss:// (TLS 1.2 and 1.3), with --sslcert and --sslkey;\n"
+                + "the port defaults to 443; SIGHUP reloads the files"),
+        .init("--sslcert", "FILE", .tls, "PEM certificate for --ssl, then any intermediates (a chain)"),
+        .init("--sslkey", "FILE", .tls, "PEM private key of the --sslcert certificate"),
+        .init("--sslca", "FILE", .tls,
+              "mutual TLS: refuse clients without a certificate signed by a CA\nin FILE (PEM)"),
+
         .init("--loglevel", "LEVEL", .logging,
               "debug, trace, access, info, error or fatal, most verbose first;\n"
                 + "each shows its lines and those of the later levels (default access)"),
@@ -93,9 +101,6 @@ enum ServeFlags {
         .init("--version", nil, .general, "print the version"),
         .init("--license", nil, .general, "print the license"),
 
-        .init("--ssl", nil, .unsupported, "wss:// (TLS), with --sslcert and --sslkey"),
-        .init("--sslcert", "FILE", .unsupported, "the certificate for --ssl"),
-        .init("--sslkey", "FILE", .unsupported, "the private key for --ssl"),
         .init("--redirport", "N", .unsupported, "redirect plain HTTP on port N to HTTPS (needs --ssl)"),
         .init("--staticdir", "DIR", .unsupported, "serve static files over HTTP"),
         .init("--cgidir", "DIR", .unsupported, "serve CGI scripts over HTTP"),

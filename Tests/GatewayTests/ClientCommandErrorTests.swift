@@ -119,14 +119,6 @@ struct ClientCommandErrorTests {
         #expect(line.contains("Sec-WebSocket-Accept"), "\(line)")
     }
 
-    @Test(arguments: [["client"], ["send"], ["bench", "-d", "1s"]])
-    func clientRefusesTLS(_ command: [String]) throws {
-        let run = try runWsgate([command[0], "wss://127.0.0.1:1/echo"] + command.dropFirst())
-        #expect(run.status == 1)
-        let line = try #require(singleLine(run.stderr), "stderr: \(run.stderr)")
-        #expect(line.contains("TLS"), "\(line)")
-    }
-
     @Test(arguments: [
         ["client"], ["client", "ws://127.0.0.1:1/", "--bogus"], ["client", "http://127.0.0.1/"],
         ["client", "ws://127.0.0.1:1/", "extra"], ["client", "ws://127.0.0.1:1/", "--exec"],

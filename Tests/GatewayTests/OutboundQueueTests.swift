@@ -12,7 +12,7 @@ struct OutboundQueueTests {
             writer.close()
             reader.close()
         }
-        _ = try queue.write(to: writer)
+        _ = try queue.write(to: PlainTransport(writer))
         var bytes = [UInt8](repeating: 0, count: 4096)
         let result = try bytes.withUnsafeMutableBytes { try reader.read(into: $0) }
         guard case .processed(let count) = result else { return [] }

@@ -197,7 +197,8 @@ struct CGIEnvironmentTests {
                             headers: headers.map { (name: $0.0, value: $0.1) })
         return CGIEnvironment.Request(head: head, remoteHost: "10.0.0.1", remotePort: 40000, localPort: 8080,
                                       scriptName: "/chat", pathInfo: "/room", uniqueID: "42",
-                                      serverSoftware: "wsgate/test", tls: tls)
+                                      serverSoftware: "wsgate/test",
+                                      tls: tls ? .init(subject: nil, verify: "NONE") : nil)
     }
 
     @Test func environmentHasEveryCGIVariable() {

@@ -24,12 +24,23 @@ struct CGIEnvironment {
         var pathInfo: String
         var uniqueID: String
         var serverSoftware: String
-        var tls = false
+        /// Over TLS, what the client's certificate said; nil over plain TCP.
+        var tls: TLSPeer? = nil
+    }
+
+    /// The TLS facts a program sees, under Apache mod_ssl's names (nginx's `$ssl_client_s_dn` and
+    /// `$ssl_client_verify` hold the same values).
+    struct TLSPeer {
+        /// SSL_CLIENT_S_DN: the client certificate's subject, RFC 2253 form; nil without one.
+        var subject: String?
+        /// SSL_CLIENT_VERIFY: NONE, SUCCESS or FAILED:reason.
+        var verify: String
     }
 
     init(_ request: Request, passing inherited: [String: String]) {
         let head = request.head
-        let (serverName, serverPort) = Self.hostAndPort(head["Host"] ?? "", tls: request.tls, fallbackPort: request.localPort)
+        let (serverName, serverPort) = Self.hostAndPort(head["Host"] ?? "", tls: request.tls != nil,
+                                                        fallbackPort: request.localPort)
         self.set("SERVER_SOFTWARE", request.serverSoftware)
         self.set("REMOTE_ADDR", request.remoteHost)
         self.set("REMOTE_HOST", request.remoteHost)
@@ -49,10 +60,14 @@ struct CGIEnvironment {
         for name in ["AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"] {
             self.set(name, "")
         }
-        if request.tls { self.set("HTTPS", "on") }
+        if let tls = request.tls {
+            self.set("HTTPS", "on")
+            self.set("SSL_CLIENT_VERIFY", tls.verify)
+            if let subject = tls.subject { self.set("SSL_CLIENT_S_DN", subject) }
+        }
         // The operator's variables next, as websocketd passes them: never empty, never in place of
         // one set above. HTTPS is wsgate's even when it is not set: it says whether TLS is on.
-        for (name, value) in inherited where self.variables[name] == nil && name != "HTTPS" {
+        for (name, value) in inherited where self.variables[name] == nil && name != "HTTPS" && !name.hasPrefix("SSL_") {
             let value = Self.cleaned(value)
             if !value.isEmpty { self.variables[name] = value }
         }

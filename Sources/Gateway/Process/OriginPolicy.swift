@@ -7,6 +7,8 @@ import WebSocket
 struct OriginPolicy {
     let allowed: [String]?
     let sameOrigin: Bool
+    /// Served over TLS: a Host without a port means 443.
+    var tls = false
 
     var isActive: Bool { self.allowed != nil || self.sameOrigin }
 
@@ -18,7 +20,7 @@ struct OriginPolicy {
         let (originHost, originPort) = CGIEnvironment.hostAndPort(hostPart, tls: scheme == "https", fallbackPort: 80)
         if originHost.isEmpty { return "origin '\(origin)' not allowed" }
         if self.sameOrigin {
-            let (host, port) = CGIEnvironment.hostAndPort(request["Host"] ?? "", tls: false, fallbackPort: 80)
+            let (host, port) = CGIEnvironment.hostAndPort(request["Host"] ?? "", tls: self.tls, fallbackPort: 80)
             if host.lowercased() != originHost.lowercased() || port != originPort {
                 return "origin '\(origin)' is not the same origin as host '\(request["Host"] ?? "")'"
             }
