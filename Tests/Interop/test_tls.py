@@ -396,3 +396,70 @@ def test_own_client_presents_a_certificate_for_mutual_tls(tls_gate, pki):
     result = wsgate_client("client", "--cacert", str(pki / "root.pem"), url, input=b"")
     assert result.returncode != 0
 
+
+
+def test_keepalive_over_tls_closes_a_silent_client_and_spares_one_that_answers(tls_gate, pki):
+    server = tls_gate("--route", "/echo=echo", "--ping-interval", "200ms", "--ping-timeout", "1s")
+
+    async def main():
+        # websockets answers pings by itself; with a zero-size read buffer it never reads again.
+        async with tls_client(server.url("/echo"), client_context(pki)) as alive:
+            silent_raw = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+            silent = client_context(pki).wrap_socket(silent_raw, server_hostname="localhost")
+            silent.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            await asyncio.sleep(2.5)  # several ping intervals: the answering client is pinged and answers
+            await alive.send("still open")
+            assert await asyncio.wait_for(alive.recv(), TIMEOUT) == "still open"
+            # The silent client got pings it never answered, then a 1011 close frame, then the end.
+            received = b""
+            silent.settimeout(TIMEOUT)
+            while True:
+                chunk = silent.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            silent.close()
+            head, _, frames = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101")
+            assert b"\x88" in frames and struct.pack("!H", 1011) in frames
+
+    run(main(), timeout=30)
+    wait_for_log(server, r"event=session\.keepalive_timeout")
+
+
+def test_graceful_shutdown_over_tls_closes_with_1001_then_close_notify(tls_gate, pki):
+    server = tls_gate("--route", "/echo=echo", "--route", f"/s=shared:{MIRROR}")
+
+    # A raw TLS client that will see whether the stream ends with close_notify: with
+    # suppress_ragged_eofs off, a TCP end without it raises SSLEOFError instead of reading b"".
+    raw = client_context(pki).wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT),
+                                          server_hostname="localhost", suppress_ragged_eofs=False)
+    raw.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101")
+
+    async def main():
+        async with tls_client(server.url("/echo"), client_context(pki)) as echo, \
+                tls_client(server.url("/s"), client_context(pki)) as shared:
+            await asyncio.wait_for(shared.recv(), TIMEOUT)
+            await echo.send("before")
+            assert await asyncio.wait_for(echo.recv(), TIMEOUT) == "before"
+            server.process.send_signal(signal.SIGTERM)
+            for ws in (echo, shared):
+                await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+                assert ws.close_code == 1001
+
+    run(main())
+    # The raw client: the 1001 close frame, then (once it answers) close_notify, then the end.
+    frames = head.partition(b"\r\n\r\n")[2]
+    while b"\x88" not in frames:
+        frames += raw.recv(4096)
+    assert frames[frames.index(b"\x88") + 2:][:2] == struct.pack("!H", 1001)
+    raw.sendall(b"\x88\x82\x00\x00\x00\x00" + struct.pack("!H", 1001))  # our masked close reply
+    assert raw.recv(4096) == b""  # close_notify: a clean end (a bare TCP end raises SSLEOFError here)
+    raw.close()
+    assert server.wait(timeout=15) == 0
