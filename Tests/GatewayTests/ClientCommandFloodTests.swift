@@ -34,7 +34,10 @@ private let clientMemoryLimitKiB = 256 * 1024
 struct ClientCommandFloodTests {
     @Test func sendStopsAfterCountAgainstFloodWithBoundedMemory() throws {
         let (server, log) = try floodServer()
-        let run = try runWsgate(["send", server.url + "/yes", "-n", "5"], timeout: 30, memoryLimit: clientMemoryLimitKiB)
+        // --timeout: the close handshake waits for `yes` to be stopped and its last pipe of output to
+        // drain, seconds on a loaded machine.
+        let run = try runWsgate(["send", server.url + "/yes", "-n", "5", "--timeout", "20s"], timeout: 40,
+                                memoryLimit: clientMemoryLimitKiB)
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stdout == String(repeating: "y\n", count: 5))
         #expect(run.stderr == "", "stderr: \(run.stderr)")
