@@ -95,7 +95,10 @@ struct ClientCommandFloodTests {
     /// than queueing the flood for it, so its memory levels off (it grew by megabytes a second).
     @Test func bridgeStopsReadingWhileProgramDoesNotRead() throws {
         let (server, _) = try floodServer()
-        let bridge = try WsgateClientProcess(["client", server.url + "/yes", "--linger", "0", "--exec", "sleep 5"])
+        // --timeout: after `sleep` ends, the close handshake waits for the server's `yes` to be stopped
+        // and its last output to drain, seconds on a loaded machine.
+        let bridge = try WsgateClientProcess(["client", server.url + "/yes", "--linger", "0", "--timeout", "20s",
+                                              "--exec", "sleep 5"])
         let pid = bridge.process.processIdentifier
         let started = Date()
         var early = 0, peak = 0
