@@ -376,7 +376,9 @@ def test_own_client_send_verifies_the_server(tls_gate, pki):
 def test_own_client_echoes_a_1mib_line_and_benches(tls_gate, pki):
     server = tls_gate("--route", "/echo=echo")
     line = ("é" * (1 << 19)).encode() + b"\n"
-    result = wsgate_client("client", "--cacert", str(pki / "root.pem"), server.url("/echo"), input=line)
+    # --linger: the 1 MiB echo must come back within the wait after input ends, seconds on a loaded machine.
+    result = wsgate_client("client", "--cacert", str(pki / "root.pem"), "--linger", "5s", server.url("/echo"),
+                           input=line, timeout=40)
     assert result.returncode == 0, result.stderr
     assert result.stdout == line
     result = wsgate_client("bench", "--cacert", str(pki / "root.pem"), "-c", "4", "-p", "8", "-n", "2000",
