@@ -1,6 +1,7 @@
 import Gateway
 import Glibc
 import Reactor
+import WebSocket
 
 /// What the command line asked for.
 enum Command {
@@ -21,6 +22,9 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var routes: [(flag: String, pattern: String, handler: String)] = []
     var directory: String?
     var command: [String]?
+    var compressionOn = false
+    var compression = PerMessageDeflate.Configuration()
+    var compressionFlags: [String] = []
     while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
@@ -70,6 +74,29 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             default: configuration.refusalHeaders.append(header)
             }
         case "--subprotocol": configuration.subprotocols.append(value)
+        case "--compression": compressionOn = value == "true"
+        case "--compression-level":
+            compression.level = try OptionParser.integer(value, flag: flag, range: 1...9)
+            compressionFlags.append(flag)
+        case "--compression-threshold":
+            // 0 compresses every message.
+            compression.threshold = value == "0" ? 0 : try OptionParser.size(value, flag: flag)
+            compressionFlags.append(flag)
+        case "--compression-window-bits":
+            // zlib cannot compress raw DEFLATE with an 8-bit window.
+            compression.windowBits = try OptionParser.integer(value, flag: flag, range: 9...15)
+            compressionFlags.append(flag)
+        case "--compression-client-window-bits":
+            // RFC 7692 allows 8, but clients built on zlib cannot compress with it (python-websockets
+            // fails the connection), so wsgate never asks for it.
+            compression.peerWindowBits = try OptionParser.integer(value, flag: flag, range: 9...15)
+            compressionFlags.append(flag)
+        case "--compression-context-takeover":
+            compression.contextTakeover = value == "true"
+            compressionFlags.append(flag)
+        case "--compression-client-no-context-takeover":
+            compression.peerNoContextTakeover = value == "true"
+            compressionFlags.append(flag)
         case "--loglevel":
             guard let level = LogLevel(name: value) else {
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")
@@ -120,6 +147,12 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     }
     guard !configuration.routes.isEmpty else {
         throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
+    }
+    if compressionOn {
+        // Kept per route, so a configuration file can later set it route by route.
+        for index in configuration.routes.indices { configuration.routes[index].compression = compression }
+    } else if let flag = compressionFlags.first {
+        throw OptionParser.Failure(description: "\(flag) needs --compression")
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel, programStderr: logStderr)

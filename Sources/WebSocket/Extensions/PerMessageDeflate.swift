@@ -134,12 +134,21 @@ public final class PerMessageDeflate: Extension {
     /// this side then sends every message uncompressed, which RFC 7692 permits.
     public var compresses: Bool { self.outgoingWindowBits >= 9 }
 
+    /// What decides the compressed bytes of a message when no context is kept between messages.
+    public struct SharingKey: Hashable, Sendable {
+        public var windowBits: Int
+        public var level: Int
+        public var memoryLevel: Int
+        public var threshold: Int
+    }
+
     /// When every connection with the same key would compress a message to the same bytes (no
     /// context takeover), the key; nil when the compressed bytes depend on this connection's history.
     /// Broadcast uses it to compress a message once for many receivers.
-    public var sharingKey: Int? {
+    public var sharingKey: SharingKey? {
         guard self.compresses, !self.outgoingContextTakeover else { return nil }
-        return self.outgoingWindowBits
+        return SharingKey(windowBits: self.outgoingWindowBits, level: self.configuration.level,
+                          memoryLevel: self.configuration.memoryLevel, threshold: self.configuration.threshold)
     }
 
     public func decode(message: [UInt8], reservedBits: Frame.ReservedBits, maxSize: Int) throws(ProtocolViolation)
