@@ -51,7 +51,8 @@ final class BenchConnection: EventHandler {
 
     private func connected() {
         let url = self.generator.options.url
-        let handshake = ClientHandshake(host: url.hostHeader, target: url.target)
+        let handshake = ClientHandshake(host: url.hostHeader, target: url.target,
+                                        compression: self.generator.options.compression)
         self.phase = .handshaking(HTTPHeadParser(kind: .response), handshake)
         self.output.append(contentsOf: handshake.request.serialized())
         self.flush()
@@ -109,9 +110,14 @@ final class BenchConnection: EventHandler {
                     self.phase = .handshaking(parser, handshake)
                     return
                 }
-                _ = try handshake.validate(head)
+                let accepted = try handshake.validateResponse(head)
+                var extensions: [any Extension] = []
+                if let agreement = accepted.deflate, let settings = self.generator.options.compression {
+                    extensions.append(PerMessageDeflate(side: .client, agreement: agreement, configuration: settings,
+                                                        shared: self.generator.deflateStreams))
+                }
                 let connection = Connection(side: .client, configuration: .init(
-                    maxMessageSize: 1 << 30, maskingKeys: PseudoRandomKeys.source()))
+                    maxMessageSize: 1 << 30, maskingKeys: PseudoRandomKeys.source()), extensions: extensions)
                 self.phase = .open(connection)
                 self.opened(connection)
                 self.pullOutput(connection)

@@ -19,6 +19,8 @@ public final class LoadGenerator {
         public var inFlight = 1
         public var binary = false
         public var churn = false
+        /// Offer permessage-deflate with these settings; nil offers nothing.
+        public var compression: PerMessageDeflate.Configuration?
         /// Called about four times a second with the messages (or sessions) done so far.
         public var progress: (@Sendable (Int, Duration) -> Void)?
 
@@ -51,6 +53,8 @@ public final class LoadGenerator {
     let address: SocketAddress
     let payload: [UInt8]
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// zlib streams for the connections whose compression keeps no context, shared on this loop.
+    let deflateStreams = PerMessageDeflate.SharedStreams()
     var connections: [BenchConnection] = []
     var started: ContinuousClock.Instant = .now
     var completed = 0

@@ -32,6 +32,7 @@ func runBench(_ arguments: [String]) -> Int32 {
         // The last of --text and --binary wins.
         built.binary = parsed.flags.last { $0.name == "--text" || $0.name == "--binary" }?.name == "--binary"
         built.churn = parsed.has("--churn")
+        if parsed.has("--compression") { built.compression = .clientDefaults }
         json = parsed.has("--json")
         if isatty(STDERR_FILENO) == 1 && !json {
             let unit = built.churn ? "sessions" : "messages"
@@ -121,6 +122,7 @@ let benchCommandLine = ClientCommandLine(
         ClientFlag("--text", help: "send text messages (the default)"),
         ClientFlag("--binary", help: "send binary messages"),
         ClientFlag("--churn", help: "connect-churn mode"),
+        ClientFlag("--compression", help: "offer permessage-deflate (RFC 7692), as browsers do"),
         ClientFlag("--json", help: "one JSON object instead of the summary"),
         ClientFlag.help,
     ])

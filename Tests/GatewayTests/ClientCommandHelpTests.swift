@@ -41,11 +41,12 @@ struct HelpCase: Sendable, CustomTestStringConvertible {
 struct ClientCommandHelpTests {
     static let cases = [
         HelpCase(command: "client", flags: ["--exec", "--linger", "--binary", "--raw", "-H", "--header", "--origin",
-                                            "--subprotocol", "--timeout", "-h", "--help"]),
+                                            "--subprotocol", "--compression", "--timeout", "-h", "--help"]),
         HelpCase(command: "send", flags: ["--wait", "-n", "--replies", "--binary", "-H", "--header", "--origin",
-                                          "--subprotocol", "--timeout", "-h", "--help"]),
+                                          "--subprotocol", "--compression", "--timeout", "-h", "--help"]),
         HelpCase(command: "bench", flags: ["-c", "--connections", "-n", "--messages", "-d", "--duration", "-s", "--size",
-                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--json", "-h", "--help"]),
+                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--compression", "--json",
+                                           "-h", "--help"]),
     ]
 
     @Test(arguments: cases)

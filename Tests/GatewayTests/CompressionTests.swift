@@ -1,3 +1,4 @@
+import Client
 import Foundation
 import Testing
 import WebSocket
@@ -79,6 +80,22 @@ struct GatewayCompressionTests {
         #expect(events == [.text(long)])
         #expect(answer.first == 0xC1)
         #expect(answer.count < long.utf8.count / 4)
+    }
+
+    @Test func blockingClientOffersAndUsesCompression() throws {
+        let server = try TestServer(routes: [Route("/echo", .echo, compression: .init())])
+        var options = BlockingClient.Options()
+        options.compression = .clientDefaults
+        let client = try server.connect("/echo", options: options)
+        #expect(client.deflate?.agreement == .init(serverNoContextTakeover: true))
+        let text = String(repeating: "both ways compressed ", count: 100)
+        for _ in 0..<3 {
+            try client.send(text: text)
+            #expect(try client.receiveMessage() == .text(text))
+        }
+        let plain = try server.connect("/echo")
+        #expect(plain.deflate == nil)
+        #expect(plain.response["Sec-WebSocket-Extensions"] == nil)
     }
 
     @Test func fanoutCompressesOncePerKeyAndLeavesTakeoverToTheSession() {

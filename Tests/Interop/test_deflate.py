@@ -277,3 +277,87 @@ def test_fanout_and_shared_routes_compress(wsgate, takeover):
             assert await s.recv() == TEXT
 
     run(main())
+
+
+# wsgate's client tools offering compression.
+
+BINARY = os.environ.get("WSGATE_BIN", str(ROOT / ".build" / "debug" / "wsgate"))
+
+
+class DeflateEchoServer:
+    """Python websockets' server (compression on, its default) echoing on a free port in a thread;
+    records the extensions each connection agreed."""
+
+    def __init__(self):
+        import threading
+        from websockets.asyncio.server import serve
+
+        self.agreed = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handler(ws):
+            self.agreed.append(ws.response.headers.get("Sec-WebSocket-Extensions"))
+            async for message in ws:
+                await ws.send(message)
+
+        async def main():
+            self.stopping = asyncio.Event()
+            async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+                self.port = server.sockets[0].getsockname()[1]
+                ready.set()
+                await self.stopping.wait()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(TIMEOUT)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(TIMEOUT)
+
+
+@pytest.fixture
+def python_server():
+    server = DeflateEchoServer()
+    yield server
+    server.stop()
+
+
+def test_wsgate_client_compression_against_python_server(python_server):
+    import subprocess
+
+    lines = [f"{i} {TEXT}" for i in range(10)] + ["", "é✓", "short"]
+    result = subprocess.run([BINARY, "client", "--compression", f"ws://127.0.0.1:{python_server.port}/"],
+                            input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=15)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:-1] == lines
+    assert python_server.agreed == ["permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"]
+
+
+def test_wsgate_send_and_bench_compression_against_python_server(python_server):
+    import subprocess
+
+    url = f"ws://127.0.0.1:{python_server.port}/"
+    result = subprocess.run([BINARY, "send", "--compression", url, TEXT, "x", "-n", "2"],
+                            capture_output=True, text=True, timeout=15)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{TEXT}\nx\n"
+    result = subprocess.run([BINARY, "bench", "--compression", url, "-c", "4", "-p", "4", "-n", "400", "-s", "1KiB"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert python_server.agreed[1:] and all(a and a.startswith("permessage-deflate") for a in python_server.agreed)
+
+
+def test_wsgate_send_compresses_against_wsgate(wsgate):
+    import subprocess
+
+    server = wsgate(*ROUTES, "--compression", "--loglevel", "access")
+    result = subprocess.run([BINARY, "send", "--compression", server.url("/echo"), TEXT * 10, "-n", "1"],
+                            capture_output=True, text=True, timeout=15)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == TEXT * 10 + "\n"
+    line = close_line(server)
+    assert "compression=\"permessage-deflate; server_no_context_takeover\"" in "\n".join(server.lines)
+    assert field(line, "bytes_in") < len(TEXT)
+    assert field(line, "bytes_out") < len(TEXT)

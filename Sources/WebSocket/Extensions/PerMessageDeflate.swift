@@ -203,3 +203,9 @@ public final class PerMessageDeflate: Extension {
         return compressed.count < message.count ? compressed : nil
     }
 }
+
+extension PerMessageDeflate.Configuration {
+    /// What a client offers and does, as browsers do: it keeps its context and compresses every
+    /// message (a client has one connection, so memory is not what limits it).
+    public static let clientDefaults = PerMessageDeflate.Configuration(contextTakeover: true, threshold: 0)
+}
