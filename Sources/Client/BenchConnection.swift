@@ -94,6 +94,7 @@ final class BenchConnection: EventHandler {
                 else { self.close() }
                 return
             }
+            self.generator.wireBytes += count
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
             // A churn restart replaced the socket: the new one has its own registration.
             if self.socket !== socket { return }
@@ -255,6 +256,7 @@ final class BenchConnection: EventHandler {
             }
             guard case .processed(let count) = result else { break }
             self.outputOffset += count
+            self.generator.wireBytes += count
         }
         if self.outputOffset == self.output.count {
             self.output.removeAll(keepingCapacity: true)

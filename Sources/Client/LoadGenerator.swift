@@ -33,6 +33,9 @@ public final class LoadGenerator {
         /// Round trips completed (sessions in churn mode).
         public var completed: Int
         public var payloadBytes: Int
+        /// Bytes read from and written to the sockets, handshakes and frame headers included: with
+        /// compression, what it saves on the wire.
+        public var wireBytes = 0
         public var elapsed: Duration
         /// Round-trip (or session) latencies in microseconds, sorted.
         public var latencies: [UInt32]
@@ -58,6 +61,7 @@ public final class LoadGenerator {
     var connections: [BenchConnection] = []
     var started: ContinuousClock.Instant = .now
     var completed = 0
+    var wireBytes = 0
     var target: Int?
     /// Round trips (or sessions) started and not given back; never more than `target`.
     var claimed = 0
@@ -113,8 +117,8 @@ public final class LoadGenerator {
         self.loop.close()
         self.latencies.sort()
         let bytes = self.completed * self.options.size
-        return Result(completed: self.completed, payloadBytes: bytes, elapsed: elapsed, latencies: self.latencies,
-                      errors: self.errors)
+        return Result(completed: self.completed, payloadBytes: bytes, wireBytes: self.wireBytes, elapsed: elapsed,
+                      latencies: self.latencies, errors: self.errors)
     }
 
     private func scheduleProgress(_ progress: @escaping @Sendable (Int, Duration) -> Void) {

@@ -81,7 +81,7 @@ func benchJSON(_ result: LoadGenerator.Result, _ options: LoadGenerator.Options)
         ("connections", "\(options.connections)"), ("in_flight", "\(options.inFlight)"), ("size", "\(options.size)"),
         ("binary", "\(options.binary)"), ("completed", "\(result.completed)"),
         ("seconds", format(result.elapsed.inSeconds, 3)), ("per_second", format(result.perSecond, 1)),
-        ("mb_per_second", format(result.megabytesPerSecond, 3)),
+        ("mb_per_second", format(result.megabytesPerSecond, 3)), ("wire_bytes", "\(result.wireBytes)"),
         ("latency_us", "{\"p50\":\(result.percentile(50)),\"p90\":\(result.percentile(90)),"
             + "\"p99\":\(result.percentile(99)),\"max\":\(result.latencies.last ?? 0)}"),
         ("errors", "[" + result.errors.map(quoted).joined(separator: ",") + "]"),

@@ -91,6 +91,9 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             // fails the connection), so wsgate never asks for it.
             compression.peerWindowBits = try OptionParser.integer(value, flag: flag, range: 9...15)
             compressionFlags.append(flag)
+        case "--compression-memory-level":
+            compression.memoryLevel = try OptionParser.integer(value, flag: flag, range: 1...9)
+            compressionFlags.append(flag)
         case "--compression-context-takeover":
             compression.contextTakeover = value == "true"
             compressionFlags.append(flag)

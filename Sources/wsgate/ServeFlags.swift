@@ -85,6 +85,8 @@ enum ServeFlags {
               "the window wsgate compresses with, 9 to 15 (default 15)"),
         .init("--compression-client-window-bits", "N", .compression,
               "the window asked of clients whose offer allows it, 9 to 15\n(default 15)"),
+        .init("--compression-memory-level", "N", .compression,
+              "zlib's memLevel for compressors, 1 to 9: lower costs less memory\nper context-takeover connection (default 8)"),
         .init("--compression-context-takeover", nil, .compression,
               "keep wsgate's compression context between messages: smaller\n"
                 + "messages, one deflate stream per connection (default off)"),

@@ -24,8 +24,9 @@ struct CompressionFlagTests {
             "--compression", "--compression-level", "1", "--compression-threshold", "1KiB",
             "--compression-window-bits", "10", "--compression-client-window-bits", "9",
             "--compression-context-takeover", "--compression-client-no-context-takeover",
+            "--compression-memory-level", "4",
         ])
-        let expected = PerMessageDeflate.Configuration(level: 1, windowBits: 10, peerWindowBits: 9,
+        let expected = PerMessageDeflate.Configuration(level: 1, memoryLevel: 4, windowBits: 10, peerWindowBits: 9,
                                                        contextTakeover: true, peerNoContextTakeover: true,
                                                        threshold: 1024)
         #expect(routes.map(\.compression) == [expected, expected])

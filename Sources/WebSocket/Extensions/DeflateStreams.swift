@@ -90,7 +90,7 @@ public final class Deflater {
 public final class Inflater {
     public let windowBits: Int
     private let stream: UnsafeMutablePointer<z_stream>
-    /// The output is grown by this much at a time, never past the caller's limit plus one byte.
+    /// The output grows by at most this much at a time, never past the caller's limit plus one byte.
     static let chunkSize = 16 * 1024
 
     /// Why a message could not be inflated.
@@ -167,7 +167,10 @@ public final class Inflater {
         while true {
             if produced == output.count {
                 guard produced <= limit else { throw .tooBig }
-                output.append(contentsOf: repeatElement(0, count: min(Self.chunkSize, limit + 1 - produced)))
+                // Start near the likely size (most messages are small, and zeroing 16 KiB for each
+                // would cost more than inflating them), then double, a chunk at most each time.
+                let wanted = output.isEmpty ? max(256, 4 * input.count) : output.count
+                output.append(contentsOf: repeatElement(0, count: min(wanted, Self.chunkSize, limit + 1 - produced)))
             }
             let space = output.count - produced
             let start = produced
