@@ -79,7 +79,10 @@ public final class Deflater {
         self.stream.pointee.next_out = nil
         var end = produced
         if end >= 4 && self.scratch[end - 4..<end].elementsEqual(syncFlushTail) { end -= 4 }
-        return Array(self.scratch[0..<end])
+        let result = Array(self.scratch[0..<end])
+        // One large message must not leave a large buffer behind on an idle connection.
+        if self.scratch.count > 64 * 1024 { self.scratch = [] }
+        return result
     }
 }
 
