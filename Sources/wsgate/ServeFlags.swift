@@ -86,7 +86,8 @@ enum ServeFlags {
         .init("--compression-client-window-bits", "N", .compression,
               "the window asked of clients whose offer allows it, 9 to 15\n(default 15)"),
         .init("--compression-memory-level", "N", .compression,
-              "zlib's memLevel for compressors, 1 to 9: lower costs less memory\nper context-takeover connection (default 8)"),
+              "zlib's memLevel for compressors, 1 to 9: lower costs less memory\n"
+                + "per context-takeover connection (default 8)"),
         .init("--compression-context-takeover", nil, .compression,
               "keep wsgate's compression context between messages: smaller\n"
                 + "messages, one deflate stream per connection (default off)"),

@@ -36,7 +36,8 @@ struct CompressionFlagTests {
     @Test(arguments: [
         (["--compression-level", "3"], "--compression-level needs --compression"),
         (["--compression", "--compression-level", "0"], "--compression-level: '0' is not a number in 1...9"),
-        (["--compression", "--compression-window-bits", "8"], "--compression-window-bits: '8' is not a number in 9...15"),
+        (["--compression", "--compression-window-bits", "8"],
+         "--compression-window-bits: '8' is not a number in 9...15"),
         (["--compression", "--compression-client-window-bits", "16"],
          "--compression-client-window-bits: '16' is not a number in 9...15"),
     ])

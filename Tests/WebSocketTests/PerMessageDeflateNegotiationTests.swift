@@ -34,8 +34,10 @@ struct DeflateServerNegotiationTests {
         ("permessage-deflate; server_no_context_takeover", "permessage-deflate; server_no_context_takeover"),
         ("permessage-deflate; client_no_context_takeover",
          "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
-        ("permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=12;client_max_window_bits=11",
-         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=11"),
+        ("permessage-deflate;server_no_context_takeover;client_no_context_takeover;"
+            + "server_max_window_bits=12;client_max_window_bits=11",
+         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+            + "server_max_window_bits=12; client_max_window_bits=11"),
         // Several offers: the first acceptable wins.
         ("x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=11, permessage-deflate",
          "permessage-deflate; server_no_context_takeover; server_max_window_bits=11"),
@@ -99,7 +101,8 @@ struct DeflateServerNegotiationTests {
         let configuration = PerMessageDeflate.Configuration(windowBits: 11, peerWindowBits: 10,
                                                             peerNoContextTakeover: true)
         #expect(answer("permessage-deflate; client_max_window_bits", configuration)
-            == "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=11; client_max_window_bits=10")
+            == "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                + "server_max_window_bits=11; client_max_window_bits=10")
         // Without client_max_window_bits in the offer the server may not limit the client's window.
         #expect(answer("permessage-deflate; client_max_window_bits=12", configuration)?
             .hasSuffix("client_max_window_bits=10") == true)
@@ -137,7 +140,8 @@ struct DeflateClientNegotiationTests {
             == "permessage-deflate; client_max_window_bits")
         #expect(PerMessageDeflate.offer(configuration: .init(windowBits: 12, peerWindowBits: 10,
                                                              peerNoContextTakeover: true)).headerValue
-            == "permessage-deflate; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12")
+            == "permessage-deflate; client_no_context_takeover; server_no_context_takeover; "
+                + "server_max_window_bits=10; client_max_window_bits=12")
     }
 
     static let answers: [(String, PerMessageDeflate.Agreement?)] = [
@@ -171,7 +175,8 @@ struct DeflateClientNegotiationTests {
         #expect(check("permessage-deflate; server_max_window_bits=10") == nil)  // reset was asked for
         #expect(check("permessage-deflate; server_no_context_takeover") == nil)  // window was limited
         #expect(check("permessage-deflate; server_no_context_takeover; server_max_window_bits=11") == nil)
-        #expect(check("permessage-deflate; server_no_context_takeover; server_max_window_bits=9; client_max_window_bits=13") == nil)
+        #expect(check("permessage-deflate; server_no_context_takeover; server_max_window_bits=9; "
+                      + "client_max_window_bits=13") == nil)
     }
 
     @Test func handshakeValidatesExtensionsAgainstTheOffer() throws {

@@ -46,7 +46,8 @@ public struct ClientHandshake: Sendable {
         if let origin { headers.append(("Origin", origin)) }
         if !self.subprotocols.isEmpty { headers.append(("Sec-WebSocket-Protocol", self.subprotocols.joined(separator: ", "))) }
         if let compression {
-            headers.append(("Sec-WebSocket-Extensions", PerMessageDeflate.offer(configuration: compression).headerValue))
+            let offer = PerMessageDeflate.offer(configuration: compression)
+            headers.append(("Sec-WebSocket-Extensions", offer.headerValue))
         }
         headers.append(contentsOf: self.extraHeaders)
         return HTTPHead(startLine: .request(method: "GET", target: self.target, version: "HTTP/1.1"), headers: headers)
