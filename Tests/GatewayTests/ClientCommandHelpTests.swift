@@ -45,8 +45,8 @@ struct ClientCommandHelpTests {
         HelpCase(command: "send", flags: ["--wait", "-n", "--replies", "--binary", "-H", "--header", "--origin",
                                           "--subprotocol", "--compression", "--timeout", "-h", "--help"]),
         HelpCase(command: "bench", flags: ["-c", "--connections", "-n", "--messages", "-d", "--duration", "-s", "--size",
-                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--compression", "--json",
-                                           "-h", "--help"]),
+                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--compression",
+                                           "--json", "-h", "--help"]),
     ]
 
     @Test(arguments: cases)

@@ -3,9 +3,9 @@ import WebSocket
 /// The sessions of one concrete path, for the built-in broadcast handler.
 ///
 /// Each message is encoded once and the same bytes are queued on every other member; with
-/// compression, compressed once for the members without context takeover (`FanoutMessage`). A member that
-/// falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting memory grow:
-/// the senders cannot be slowed down for one slow reader.
+/// compression, compressed once for the members without context takeover (`FanoutMessage`). A
+/// member that falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting
+/// memory grow: the senders cannot be slowed down for one slow reader.
 final class BroadcastRoom {
     let path: String
     private(set) var members: [ObjectIdentifier: Session] = [:]
