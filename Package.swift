@@ -13,7 +13,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CGlibc", cSettings: [.define("_GNU_SOURCE")]),
-        .target(name: "WebSocket", dependencies: []),
+        // zlib from the system for permessage-deflate (RFC 7692); Debian's zlib1g-dev.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "WebSocket", dependencies: ["CZlib"]),
         .target(name: "Reactor", dependencies: ["CGlibc"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),

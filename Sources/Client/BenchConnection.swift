@@ -60,7 +60,8 @@ final class BenchConnection: EventHandler {
 
     private func connected() {
         let url = self.generator.options.url
-        let handshake = ClientHandshake(host: url.hostHeader, target: url.target)
+        let handshake = ClientHandshake(host: url.hostHeader, target: url.target,
+                                        compression: self.generator.options.compression)
         self.phase = .handshaking(HTTPHeadParser(kind: .response), handshake)
         self.output.append(contentsOf: handshake.request.serialized())
         self.flush()
@@ -102,6 +103,7 @@ final class BenchConnection: EventHandler {
                 else { self.close() }
                 return
             }
+            self.generator.wireBytes += count
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
             // A churn restart replaced the socket: the new one has its own registration.
             if self.socket !== socket { return }
@@ -118,9 +120,14 @@ final class BenchConnection: EventHandler {
                     self.phase = .handshaking(parser, handshake)
                     return
                 }
-                _ = try handshake.validate(head)
+                let accepted = try handshake.validateResponse(head)
+                var extensions: [any Extension] = []
+                if let agreement = accepted.deflate, let settings = self.generator.options.compression {
+                    extensions.append(PerMessageDeflate(side: .client, agreement: agreement, configuration: settings,
+                                                        shared: self.generator.deflateStreams))
+                }
                 let connection = Connection(side: .client, configuration: .init(
-                    maxMessageSize: 1 << 30, maskingKeys: PseudoRandomKeys.source()))
+                    maxMessageSize: 1 << 30, maskingKeys: PseudoRandomKeys.source()), extensions: extensions)
                 self.phase = .open(connection)
                 self.opened(connection)
                 self.pullOutput(connection)
@@ -249,6 +256,7 @@ final class BenchConnection: EventHandler {
                 guard case .processed(let count) = try transport.write([self.output][...], skippingFirst: self.outputOffset)
                 else { break }
                 self.outputOffset += count
+                self.generator.wireBytes += count
             }
             try transport.flushPendingOutput()
         } catch {

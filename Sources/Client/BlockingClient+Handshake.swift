@@ -11,7 +11,8 @@ extension BlockingClient {
     /// no Content-Length says more is coming.
     func handshake() throws(Failure) {
         let request = ClientHandshake(host: self.url.hostHeader, target: self.url.target, origin: self.options.origin,
-                                      subprotocols: self.options.subprotocols, extraHeaders: self.options.headers)
+                                      subprotocols: self.options.subprotocols, extraHeaders: self.options.headers,
+                                      compression: self.options.compression)
         try self.write(request.request.serialized(), waiting: true)
         var parser = HTTPHeadParser(kind: .response)
         let deadline = self.deadline()
@@ -31,7 +32,14 @@ extension BlockingClient {
             guard let (head, rest) = parsed else { continue }
             self.response = head
             do {
-                self.subprotocol = try request.validate(head)
+                let accepted = try request.validateResponse(head)
+                self.subprotocol = accepted.subprotocol
+                if let agreement = accepted.deflate, let compression = self.options.compression {
+                    let deflate = PerMessageDeflate(side: .client, agreement: agreement, configuration: compression)
+                    self.deflate = deflate
+                    self.connection = Connection(side: .client, configuration: self.connection.configuration,
+                                                 extensions: [deflate])
+                }
             } catch {
                 let body = error.isRefusal ? self.readBody(of: head, after: rest, deadline: deadline) : []
                 throw Failure.handshake(error, Response(head: head, body: body))

@@ -23,6 +23,8 @@ public final class BlockingClient {
         /// For `wss://`: how to verify the server, and a client certificate. nil: the system's CA
         /// store, no client certificate.
         public var tls: TLSContext?
+        /// Offer permessage-deflate (RFC 7692) with these settings; nil offers nothing.
+        public var compression: PerMessageDeflate.Configuration?
 
         public init() {}
     }
@@ -116,7 +118,10 @@ public final class BlockingClient {
     /// The server's handshake response.
     public internal(set) var response = HTTPHead(startLine: .response(version: "HTTP/1.1", status: 0, reason: ""))
     public internal(set) var subprotocol: String?
-    public let connection: Connection
+    /// permessage-deflate as the server agreed it, nil when it did not.
+    public internal(set) var deflate: PerMessageDeflate?
+    /// Replaced once, after the handshake, when an extension was agreed.
+    public internal(set) var connection: Connection
     public let options: Options
     let loop: EventLoop
     let io: ClientIO

@@ -22,6 +22,8 @@ public final class LoadGenerator {
         public var churn = false
         /// For `wss://`: how to verify the server (nil: the system's CA store), a client certificate.
         public var tls: TLSContext?
+        /// Offer permessage-deflate with these settings; nil offers nothing.
+        public var compression: PerMessageDeflate.Configuration?
         /// Called about four times a second with the messages (or sessions) done so far.
         public var progress: (@Sendable (Int, Duration) -> Void)?
 
@@ -34,6 +36,9 @@ public final class LoadGenerator {
         /// Round trips completed (sessions in churn mode).
         public var completed: Int
         public var payloadBytes: Int
+        /// Bytes read from and written to the sockets, handshakes and frame headers included: with
+        /// compression, what it saves on the wire.
+        public var wireBytes = 0
         public var elapsed: Duration
         /// Round-trip (or session) latencies in microseconds, sorted.
         public var latencies: [UInt32]
@@ -54,9 +59,12 @@ public final class LoadGenerator {
     let address: SocketAddress
     let payload: [UInt8]
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// zlib streams for the connections whose compression keeps no context, shared on this loop.
+    let deflateStreams = PerMessageDeflate.SharedStreams()
     var connections: [BenchConnection] = []
     var started: ContinuousClock.Instant = .now
     var completed = 0
+    var wireBytes = 0
     var target: Int?
     /// Round trips (or sessions) started and not given back; never more than `target`.
     var claimed = 0
@@ -121,8 +129,8 @@ public final class LoadGenerator {
         self.loop.close()
         self.latencies.sort()
         let bytes = self.completed * self.options.size
-        return Result(completed: self.completed, payloadBytes: bytes, elapsed: elapsed, latencies: self.latencies,
-                      errors: self.errors)
+        return Result(completed: self.completed, payloadBytes: bytes, wireBytes: self.wireBytes, elapsed: elapsed,
+                      latencies: self.latencies, errors: self.errors)
     }
 
     private func scheduleProgress(_ progress: @escaping @Sendable (Int, Duration) -> Void) {

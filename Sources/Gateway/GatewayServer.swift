@@ -20,6 +20,9 @@ public final class GatewayServer {
     /// One read buffer for every session: reads are processed before the next one starts, and the
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// zlib streams every session without context takeover compresses and inflates with: one set
+    /// per loop, instead of up to 300 KiB per session.
+    let deflateStreams = PerMessageDeflate.SharedStreams()
     let originPolicy: OriginPolicy
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.

@@ -1,12 +1,18 @@
+import WebSocket
+
 /// A URL path and what serves it.
 public struct Route {
     /// An exact path ("/echo"), or a prefix ending in "/*" ("/chat/*") that matches every path below it.
     public var pattern: String
     public var handler: RouteHandler
+    /// permessage-deflate (RFC 7692) for this route's sessions; nil declines it. Read at each
+    /// handshake and kept by the session, so a session keeps what it agreed.
+    public var compression: PerMessageDeflate.Configuration?
 
-    public init(_ pattern: String, _ handler: RouteHandler) {
+    public init(_ pattern: String, _ handler: RouteHandler, compression: PerMessageDeflate.Configuration? = nil) {
         self.pattern = pattern
         self.handler = handler
+        self.compression = compression
     }
 
     /// Whether this route serves `path` (the query string is not part of the match).

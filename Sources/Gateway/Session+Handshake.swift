@@ -14,7 +14,7 @@ extension Session {
             return
         }
         let accepted: ServerHandshake.Accepted
-        switch self.server.handshake.accept(head) {
+        switch self.server.handshake.accept(head, compression: route.compression) {
         case .failure(let failure):
             self.reject(failure.response, logAs: "handshake.refused")
             return
@@ -62,14 +62,19 @@ extension Session {
     private func open(route: Route, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
         self.subprotocol = accepted.subprotocol
         self.handlerName = route.handler.name
+        if let agreement = accepted.deflate, let compression = route.compression {
+            self.deflate = PerMessageDeflate(side: .server, agreement: agreement, configuration: compression,
+                                             shared: self.server.deflateStreams)
+        }
         let connection = Connection(
             side: .server, configuration: .init(maxMessageSize: self.server.configuration.maxMessageSize),
-            log: self.log.enabled(.debug) ? self.connectionLog() : nil)
+            extensions: self.deflate.map { [$0] } ?? [], log: self.log.enabled(.debug) ? self.connectionLog() : nil)
         self.phase = .open(connection)
         self.queue.appendHTTPResponse(accepted.response.serialized())
         self.log = self.log.with("path", self.path)
         self.log.access("session.open", [
             ("handler", self.handlerName), ("subprotocol", accepted.subprotocol ?? "-"),
+            ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
         self.scheduleKeepalive()

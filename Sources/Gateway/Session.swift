@@ -37,6 +37,8 @@ public final class Session {
     public internal(set) var request: HTTPHead?
     /// The subprotocol agreed in the handshake.
     public internal(set) var subprotocol: String?
+    /// permessage-deflate as agreed in the handshake, nil when it was not.
+    public internal(set) var deflate: PerMessageDeflate?
 
     unowned let server: GatewayServer
     /// The socket, or TLS over it: everything the session reads and writes goes through it.
@@ -172,12 +174,41 @@ public final class Session {
         guard let connection = self.connection, connection.canSendData else { return }
         self.pullOutput(connection)  // keep order with anything the connection queued itself
         if dropIfBehind && self.queue.count + frame.count > self.server.configuration.maxQueuedBytes {
-            self.log.info("session.slow_consumer", [("queued_bytes", self.queue.count)])
-            self.queue.dropUnstarted()
-            connection.fail(code: .policyViolation,
-                            reason: "slow consumer: more than \(self.server.configuration.maxQueuedBytes) bytes queued")
+            self.dropAsSlowConsumer(connection)
         } else {
             self.queue.append(frame)
+            self.messagesOut += 1
+        }
+        self.outputChanged()
+    }
+
+    private func dropAsSlowConsumer(_ connection: Connection) {
+        self.log.info("session.slow_consumer", [("queued_bytes", self.queue.count)])
+        self.queue.dropUnstarted()
+        connection.fail(code: .policyViolation,
+                        reason: "slow consumer: more than \(self.server.configuration.maxQueuedBytes) bytes queued")
+    }
+
+    /// Queues a message meant for many sessions: the frame the message caches for this session's
+    /// compression when there is one (no context takeover, or none at all), else compressed by this
+    /// session's own context. `dropIfBehind` as for `sendEncodedFrame`.
+    func send(_ message: FanoutMessage, dropIfBehind: Bool) {
+        if let frame = message.frame(for: self.deflate) {
+            self.sendEncodedFrame(frame, dropIfBehind: dropIfBehind)
+            return
+        }
+        guard let connection = self.connection, connection.canSendData else { return }
+        self.pullOutput(connection)
+        if dropIfBehind && self.queue.count + message.payload.count > self.server.configuration.maxQueuedBytes {
+            self.dropAsSlowConsumer(connection)
+        } else {
+            message.payload.withUnsafeBytes { bytes in
+                if message.opcode == .text {
+                    try? connection.send(textUTF8: bytes)
+                } else {
+                    try? connection.send(binary: bytes)
+                }
+            }
             self.messagesOut += 1
         }
         self.outputChanged()

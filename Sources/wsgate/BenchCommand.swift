@@ -33,6 +33,7 @@ func runBench(_ arguments: [String]) -> Int32 {
         built.binary = parsed.flags.last { $0.name == "--text" || $0.name == "--binary" }?.name == "--binary"
         built.churn = parsed.has("--churn")
         if url.secure { built.tls = try tlsContext(parsed) }
+        if parsed.has("--compression") { built.compression = .clientDefaults }
         json = parsed.has("--json")
         if isatty(STDERR_FILENO) == 1 && !json {
             let unit = built.churn ? "sessions" : "messages"
@@ -81,7 +82,7 @@ func benchJSON(_ result: LoadGenerator.Result, _ options: LoadGenerator.Options)
         ("connections", "\(options.connections)"), ("in_flight", "\(options.inFlight)"), ("size", "\(options.size)"),
         ("binary", "\(options.binary)"), ("completed", "\(result.completed)"),
         ("seconds", format(result.elapsed.inSeconds, 3)), ("per_second", format(result.perSecond, 1)),
-        ("mb_per_second", format(result.megabytesPerSecond, 3)),
+        ("mb_per_second", format(result.megabytesPerSecond, 3)), ("wire_bytes", "\(result.wireBytes)"),
         ("latency_us", "{\"p50\":\(result.percentile(50)),\"p90\":\(result.percentile(90)),"
             + "\"p99\":\(result.percentile(99)),\"max\":\(result.latencies.last ?? 0)}"),
         ("errors", "[" + result.errors.map(quoted).joined(separator: ",") + "]"),
@@ -122,5 +123,6 @@ let benchCommandLine = ClientCommandLine(
         ClientFlag("--text", help: "send text messages (the default)"),
         ClientFlag("--binary", help: "send binary messages"),
         ClientFlag("--churn", help: "connect-churn mode"),
+        ClientFlag("--compression", help: "offer permessage-deflate (RFC 7692), as browsers do"),
         ClientFlag("--json", help: "one JSON object instead of the summary"),
     ] + ClientFlag.tls + [ClientFlag.help])

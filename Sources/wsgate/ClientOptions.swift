@@ -34,6 +34,7 @@ struct ClientFlag {
         ClientFlag("-H", "--header", value: "'N: V'", help: "an extra request header (repeatable)"),
         ClientFlag("--origin", value: "ORIGIN", help: "the Origin header"),
         ClientFlag("--subprotocol", value: "NAME", help: "offer a subprotocol (repeatable)"),
+        ClientFlag("--compression", help: "offer permessage-deflate (RFC 7692), as browsers do"),
         ClientFlag("--timeout", value: "DUR", help: """
             bound on connecting, the handshake, and the wait for the server's
             close frame after ours (default 5s)
@@ -142,6 +143,7 @@ extension BlockingClient.Options {
         }
         self.origin = parsed.value("--origin")
         self.subprotocols = parsed.values("--subprotocol")
+        if parsed.has("--compression") { self.compression = .clientDefaults }
         if let timeout = parsed.value("--timeout") {
             self.timeout = try OptionParser.duration(timeout, flag: "--timeout")
         }

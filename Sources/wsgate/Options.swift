@@ -1,6 +1,7 @@
 import Gateway
 import Glibc
 import Reactor
+import WebSocket
 
 /// What the command line asked for.
 enum Command {
@@ -24,6 +25,9 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var ssl = false
     var portGiven = false
     var sslFiles: [String: String] = [:]
+    var compressionOn = false
+    var compression = PerMessageDeflate.Configuration()
+    var compressionFlags: [String] = []
     while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
@@ -77,6 +81,32 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             default: configuration.refusalHeaders.append(header)
             }
         case "--subprotocol": configuration.subprotocols.append(value)
+        case "--compression": compressionOn = value == "true"
+        case "--compression-level":
+            compression.level = try OptionParser.integer(value, flag: flag, range: 1...9)
+            compressionFlags.append(flag)
+        case "--compression-threshold":
+            // 0 compresses every message.
+            compression.threshold = value == "0" ? 0 : try OptionParser.size(value, flag: flag)
+            compressionFlags.append(flag)
+        case "--compression-window-bits":
+            // zlib cannot compress raw DEFLATE with an 8-bit window.
+            compression.windowBits = try OptionParser.integer(value, flag: flag, range: 9...15)
+            compressionFlags.append(flag)
+        case "--compression-client-window-bits":
+            // RFC 7692 allows 8, but clients built on zlib cannot compress with it (python-websockets
+            // fails the connection), so wsgate never asks for it.
+            compression.peerWindowBits = try OptionParser.integer(value, flag: flag, range: 9...15)
+            compressionFlags.append(flag)
+        case "--compression-memory-level":
+            compression.memoryLevel = try OptionParser.integer(value, flag: flag, range: 1...9)
+            compressionFlags.append(flag)
+        case "--compression-context-takeover":
+            compression.contextTakeover = value == "true"
+            compressionFlags.append(flag)
+        case "--compression-client-no-context-takeover":
+            compression.peerNoContextTakeover = value == "true"
+            compressionFlags.append(flag)
         case "--loglevel":
             guard let level = LogLevel(name: value) else {
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")
@@ -137,6 +167,12 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         if !portGiven { configuration.port = 443 }
     } else if let flag = ["--sslcert", "--sslkey", "--sslca"].first(where: { sslFiles[$0] != nil }) {
         throw OptionParser.Failure(description: "\(flag) is for TLS: add --ssl")
+    }
+    if compressionOn {
+        // Kept per route, so a configuration file can later set it route by route.
+        for index in configuration.routes.indices { configuration.routes[index].compression = compression }
+    } else if let flag = compressionFlags.first {
+        throw OptionParser.Failure(description: "\(flag) needs --compression")
     }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel, programStderr: logStderr)

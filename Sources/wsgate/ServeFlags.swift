@@ -7,6 +7,7 @@ struct ServeFlag {
         case handlers = "Handlers and modes"
         case limits = "Limits and timeouts"
         case keepalive = "Keepalive"
+        case compression = "Compression (permessage-deflate, RFC 7692)"
         case security = "Security"
         case tls = "TLS (wss://)"
         case logging = "Logging"
@@ -74,6 +75,26 @@ enum ServeFlags {
         .init("--ping-interval", "DUR", .keepalive, "ping a client silent this long (default 30s; 0 disables)"),
         .init("--ping-timeout", "DUR", .keepalive,
               "close with 1011 if nothing comes within this of a ping (default 10s)"),
+
+        .init("--compression", nil, .compression,
+              "offer permessage-deflate on every route (default off: it costs CPU\n"
+                + "per message and up to 44 KiB per connection; see the README)"),
+        .init("--compression-level", "N", .compression, "zlib level, 1 (fastest) to 9 (smallest) (default 6)"),
+        .init("--compression-threshold", "SIZE", .compression,
+              "send messages shorter than SIZE uncompressed; 0 compresses all\n(default 64)"),
+        .init("--compression-window-bits", "N", .compression,
+              "the window wsgate compresses with, 9 to 15 (default 15)"),
+        .init("--compression-client-window-bits", "N", .compression,
+              "the window asked of clients whose offer allows it, 9 to 15\n(default 15)"),
+        .init("--compression-memory-level", "N", .compression,
+              "zlib's memLevel for compressors, 1 to 9: lower costs less memory\n"
+                + "per context-takeover connection (default 8)"),
+        .init("--compression-context-takeover", nil, .compression,
+              "keep wsgate's compression context between messages: smaller\n"
+                + "messages, one deflate stream per connection (default off)"),
+        .init("--compression-client-no-context-takeover", nil, .compression,
+              "ask clients to reset their context after each message: no inflate\n"
+                + "window kept per connection (default off)"),
 
         .init("--origin", "LIST", .security,
               "allowed Origins, comma-separated: host, host:port or\n"

@@ -41,11 +41,13 @@ struct HelpCase: Sendable, CustomTestStringConvertible {
 struct ClientCommandHelpTests {
     static let cases = [
         HelpCase(command: "client", flags: ["--exec", "--linger", "--binary", "--raw", "-H", "--header", "--origin",
-                                            "--subprotocol", "--timeout", "--cacert", "-k", "--insecure", "--cert", "--key", "-h", "--help"]),
+                                            "--subprotocol", "--compression", "--timeout", "--cacert", "-k", "--insecure", "--cert",
+                                            "--key", "-h", "--help"]),
         HelpCase(command: "send", flags: ["--wait", "-n", "--replies", "--binary", "-H", "--header", "--origin",
-                                          "--subprotocol", "--timeout", "--cacert", "-k", "--insecure", "--cert", "--key", "-h", "--help"]),
+                                          "--subprotocol", "--compression", "--timeout", "--cacert", "-k", "--insecure",
+                                          "--cert", "--key", "-h", "--help"]),
         HelpCase(command: "bench", flags: ["-c", "--connections", "-n", "--messages", "-d", "--duration", "-s", "--size",
-                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--json",
+                                           "-p", "--in-flight", "--text", "--binary", "--churn", "--compression", "--json",
                                            "--cacert", "-k", "--insecure", "--cert", "--key", "-h", "--help"]),
     ]
 

@@ -2,9 +2,10 @@ import WebSocket
 
 /// The sessions of one concrete path, for the built-in broadcast handler.
 ///
-/// Each message is encoded once and the same bytes are queued on every other member. A member that
-/// falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting memory grow:
-/// the senders cannot be slowed down for one slow reader.
+/// Each message is encoded once and the same bytes are queued on every other member; with
+/// compression, compressed once for the members without context takeover (`FanoutMessage`). A
+/// member that falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting
+/// memory grow: the senders cannot be slowed down for one slow reader.
 final class BroadcastRoom {
     let path: String
     private(set) var members: [ObjectIdentifier: Session] = [:]
@@ -19,13 +20,9 @@ final class BroadcastRoom {
 
     func broadcast(_ message: Message, from sender: Session) {
         guard self.members.count > 1 else { return }
-        var frame: [UInt8] = []
-        switch message {
-        case .text(let text): FrameEncoder.append(opcode: .text, payload: text.utf8, mask: nil, to: &frame)
-        case .binary(let bytes): FrameEncoder.append(opcode: .binary, payload: bytes, mask: nil, to: &frame)
-        }
+        let fanout = FanoutMessage(message)
         for member in self.members.values where member !== sender {
-            member.sendEncodedFrame(frame, dropIfBehind: true)
+            member.send(fanout, dropIfBehind: true)
         }
     }
 }

@@ -12,7 +12,8 @@ import WebSocket
 ///
 /// Fairness: stdout is always read, so one slow client never stalls the program or the others. A
 /// client more than `maxQueuedBytes` behind is closed with 1008. Each message for several sessions
-/// is encoded once and the same bytes are queued on each. When `maxQueuedBytes` wait for the
+/// is encoded once (compressed once per set of compression parameters, or per session with context
+/// takeover) and the same bytes are queued on each. When `maxQueuedBytes` wait for the
 /// program's stdin, every session of the route stops being read until it drains.
 final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     static let firstRestartDelay: Duration = .milliseconds(100)
@@ -225,9 +226,8 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
         guard let encoding = self.encoding else {
             // fanout: the line is a text message for everyone (repaired and cut as in line mode).
             TextLine.pieces(of: line, limit: self.server.configuration.maxMessageSize) { piece in
-                var frame: [UInt8] = []
-                FrameEncoder.append(opcode: .text, payload: piece, mask: nil, to: &frame)
-                for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+                let message = FanoutMessage(opcode: .text, payload: Array(piece))
+                for session in self.sessions.values { session.send(message, dropIfBehind: true) }
             }
             return
         }
@@ -244,41 +244,31 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     private func execute(_ command: SharedCommand) {
         switch command {
         case .send(let ids, let message):
-            guard let frame = self.frame(message) else { return }
-            for id in ids { self.sessions[id]?.sendEncodedFrame(frame, dropIfBehind: true) }
+            guard let message = self.fanout(message) else { return }
+            for id in ids { self.sessions[id]?.send(message, dropIfBehind: true) }
         case .all(let message):
-            guard let frame = self.frame(message) else { return }
-            for session in self.sessions.values { session.sendEncodedFrame(frame, dropIfBehind: true) }
+            guard let message = self.fanout(message) else { return }
+            for session in self.sessions.values { session.send(message, dropIfBehind: true) }
         case .others(let except, let message):
-            guard let frame = self.frame(message) else { return }
+            guard let message = self.fanout(message) else { return }
             let skipped = Set(except)
             for (id, session) in self.sessions where !skipped.contains(id) {
-                session.sendEncodedFrame(frame, dropIfBehind: true)
+                session.send(message, dropIfBehind: true)
             }
         case .close(let ids, let code, let reason):
             for id in ids { self.sessions[id]?.close(code: code, reason: reason) }
         }
     }
 
-    /// The frame for a message, encoded once for every receiver; nil (and a log line) for a
-    /// message over the size limit.
-    private func frame(_ message: Message) -> [UInt8]? {
-        var frame: [UInt8] = []
-        switch message {
-        case .text(let text):
-            guard text.utf8.count <= self.server.configuration.maxMessageSize else {
-                self.log.error("shared.message_too_big", [("bytes", text.utf8.count)])
-                return nil
-            }
-            FrameEncoder.append(opcode: .text, payload: text.utf8, mask: nil, to: &frame)
-        case .binary(let bytes):
-            guard bytes.count <= self.server.configuration.maxMessageSize else {
-                self.log.error("shared.message_too_big", [("bytes", bytes.count)])
-                return nil
-            }
-            FrameEncoder.append(opcode: .binary, payload: bytes, mask: nil, to: &frame)
+    /// The message, encoded (and compressed) once per kind of receiver; nil (and a log line) for
+    /// a message over the size limit.
+    private func fanout(_ message: Message) -> FanoutMessage? {
+        let fanout = FanoutMessage(message)
+        guard fanout.payload.count <= self.server.configuration.maxMessageSize else {
+            self.log.error("shared.message_too_big", [("bytes", fanout.payload.count)])
+            return nil
         }
-        return frame
+        return fanout
     }
 
     private static func excerpt(_ line: UnsafeRawBufferPointer) -> String {

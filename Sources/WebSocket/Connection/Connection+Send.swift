@@ -81,7 +81,11 @@ extension Connection {
         // RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the client", and a client
         // "MUST mask all frames that it sends to the server".
         let mask = self.side == .client ? self.configuration.maskingKeys.next() : nil
-        self.log?.debug("> \(opcode) \(describePayload(opcode, payload))\(fin ? "" : " fin=false")")
+        self.log?.debug({
+            let shown = reservedBits.isEmpty ? describePayload(opcode, payload)
+                : "[\(payload.count) bytes, encoded by an extension]"
+            return "> \(opcode) \(shown)\(fin ? "" : " fin=false")"
+        }())
         // Direct stored-property access: appending through a key path would copy the whole queue each time.
         switch queue {
         case .control:

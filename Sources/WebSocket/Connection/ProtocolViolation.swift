@@ -17,11 +17,13 @@ public enum ProtocolViolation: Error, Equatable, Sendable {
     case badCloseCode(UInt16)
     case invalidCloseReason
     case extensionFailed(String)
+    /// A compressed message (RFC 7692) that does not inflate.
+    case invalidCompressedData(String)
 
     /// The code of the close frame that reports this violation (RFC 6455 §7.4.1).
     public var closeCode: CloseCode {
         switch self {
-        case .invalidUTF8, .invalidCloseReason: .invalidData
+        case .invalidUTF8, .invalidCloseReason, .invalidCompressedData: .invalidData
         case .messageTooBig: .messageTooBig
         default: .protocolError
         }
@@ -45,6 +47,7 @@ public enum ProtocolViolation: Error, Equatable, Sendable {
         case .badCloseCode(let code): "invalid close code \(code)"
         case .invalidCloseReason: "close reason is not valid UTF-8"
         case .extensionFailed(let what): what
+        case .invalidCompressedData(let what): "invalid compressed data: \(what)".prefix(123).description
         }
     }
 }

@@ -8,13 +8,23 @@ public struct ClientHandshake: Sendable {
     public var origin: String?
     public var subprotocols: [String]
     public var extraHeaders: [(name: String, value: String)]
+    /// permessage-deflate to offer, or nil for none.
+    public var compression: PerMessageDeflate.Configuration?
+
+    /// What the server's response agreed.
+    public struct Accepted: Equatable, Sendable {
+        public var subprotocol: String?
+        /// The permessage-deflate parameters, when the server accepted the offer.
+        public var deflate: PerMessageDeflate.Agreement?
+    }
 
     /// - Parameters:
     ///   - host: the `Host` value, with ":port" unless it is the scheme's default.
     ///   - target: path and query, "/chat?room=1".
     ///   - keyBytes: the 16 nonce bytes; random unless a test pins them.
     public init(host: String, target: String = "/", origin: String? = nil, subprotocols: [String] = [],
-                extraHeaders: [(name: String, value: String)] = [], keyBytes: [UInt8]? = nil) {
+                extraHeaders: [(name: String, value: String)] = [], keyBytes: [UInt8]? = nil,
+                compression: PerMessageDeflate.Configuration? = nil) {
         var generator = SystemRandomNumberGenerator()
         let nonce = keyBytes ?? (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         precondition(nonce.count == 16, "the handshake nonce is 16 bytes")
@@ -24,6 +34,7 @@ public struct ClientHandshake: Sendable {
         self.origin = origin
         self.subprotocols = subprotocols
         self.extraHeaders = extraHeaders
+        self.compression = compression
     }
 
     /// The request head.
@@ -34,6 +45,10 @@ public struct ClientHandshake: Sendable {
         ]
         if let origin { headers.append(("Origin", origin)) }
         if !self.subprotocols.isEmpty { headers.append(("Sec-WebSocket-Protocol", self.subprotocols.joined(separator: ", "))) }
+        if let compression {
+            let offer = PerMessageDeflate.offer(configuration: compression)
+            headers.append(("Sec-WebSocket-Extensions", offer.headerValue))
+        }
         headers.append(contentsOf: self.extraHeaders)
         return HTTPHead(startLine: .request(method: "GET", target: self.target, version: "HTTP/1.1"), headers: headers)
     }
@@ -41,6 +56,11 @@ public struct ClientHandshake: Sendable {
     /// Checks the server's response (RFC 6455 §4.1, "the client MUST validate the server's response").
     /// - Returns: the subprotocol the server selected, if any.
     public func validate(_ response: HTTPHead) throws(ClientHandshakeError) -> String? {
+        try self.validateResponse(response).subprotocol
+    }
+
+    /// Checks the server's response, as `validate` does, and returns everything it agreed.
+    public func validateResponse(_ response: HTTPHead) throws(ClientHandshakeError) -> Accepted {
         guard case .response(_, let status, let reason) = response.startLine else { throw .malformed("not a response") }
         guard status == 101 else { throw .unexpectedStatus(status, reason) }
         guard response.tokens(of: "Upgrade").contains("websocket") else { throw .badUpgrade(response["Upgrade"]) }
@@ -51,14 +71,20 @@ public struct ClientHandshake: Sendable {
         guard let accept = response["Sec-WebSocket-Accept"] else { throw .missingAccept }
         guard accept == expected else { throw .wrongAccept(expected: expected, received: accept) }
         // RFC 6455 §4.1: extensions and subprotocols "not present in the client's handshake" fail the connection.
+        var deflate: PerMessageDeflate.Agreement?
         if let extensions = response["Sec-WebSocket-Extensions"], !extensions.isEmpty {
-            throw .unexpectedExtensions(extensions)
+            // RFC 7692 §7.1: the client fails the connection on a response its offer does not allow.
+            let answers = ExtensionOffer.parse(response.values(of: "Sec-WebSocket-Extensions"))
+            guard let compression = self.compression, answers.count == 1,
+                let agreement = PerMessageDeflate.agreement(accepting: answers[0], offered: compression)
+            else { throw .unexpectedExtensions(extensions) }
+            deflate = agreement
         }
         let selected = response.values(of: "Sec-WebSocket-Protocol")
         guard selected.count <= 1 else { throw .unexpectedSubprotocol(selected.joined(separator: ", ")) }
-        guard let subprotocol = selected.first else { return nil }
+        guard let subprotocol = selected.first else { return Accepted(subprotocol: nil, deflate: deflate) }
         guard self.subprotocols.contains(subprotocol) else { throw .unexpectedSubprotocol(subprotocol) }
-        return subprotocol
+        return Accepted(subprotocol: subprotocol, deflate: deflate)
     }
 }
 

@@ -19,6 +19,8 @@ public struct ServerHandshake: Sendable {
         public var response: HTTPHead
         /// The subprotocol selected, if the client offered one this endpoint speaks.
         public var subprotocol: String?
+        /// The permessage-deflate parameters agreed, when compression was allowed and offered.
+        public var deflate: PerMessageDeflate.Agreement?
     }
 
     /// The GUID of RFC 6455 §1.3 that every accept key is derived with.
@@ -30,7 +32,11 @@ public struct ServerHandshake: Sendable {
     }
 
     /// Checks the request in RFC 6455 §4.2.1's order and returns the 101, or the refusal to send.
-    public func accept(_ request: HTTPHead) -> Result<Accepted, HandshakeFailure> {
+    /// - Parameter compression: how this route compresses; nil declines permessage-deflate. An offer
+    ///   that cannot be accepted is declined, never refused (RFC 7692 §5).
+    public func accept(_ request: HTTPHead, compression: PerMessageDeflate.Configuration? = nil)
+        -> Result<Accepted, HandshakeFailure>
+    {
         guard case .request(let method, _, let version) = request.startLine else {
             return .failure(.malformed("not a request"))
         }
@@ -72,10 +78,18 @@ public struct ServerHandshake: Sendable {
         let offered = request.listElements(of: "Sec-WebSocket-Protocol")
         let subprotocol = self.subprotocols.first { supported in offered.contains(supported) }
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
+        var deflate: PerMessageDeflate.Agreement?
+        if let compression {
+            let offers = ExtensionOffer.parse(request.values(of: "Sec-WebSocket-Extensions"))
+            if let (agreement, answer) = PerMessageDeflate.negotiate(offers: offers, configuration: compression) {
+                deflate = agreement
+                headers.append(("Sec-WebSocket-Extensions", answer.headerValue))
+            }
+        }
         headers.append(contentsOf: self.extraHeaders)
         let response = HTTPHead(startLine: .response(version: "HTTP/1.1", status: 101, reason: "Switching Protocols"),
                                 headers: headers)
-        return .success(Accepted(response: response, subprotocol: subprotocol))
+        return .success(Accepted(response: response, subprotocol: subprotocol, deflate: deflate))
     }
 }
 
