@@ -65,7 +65,11 @@ def test_daemon_started_by_a_session_dies_with_the_session(tmp_path):
 
         pid = run(main())
         assert wait_gone(pid), f"daemon {pid} outlived its session"
-        assert any("event=process.orphan_killed" in line for line in server.lines)
+        # The log line is written by wsgate's log thread and read by ours: wait for it too.
+        deadline = time.monotonic() + TIMEOUT
+        while not any("event=process.orphan_killed" in line for line in list(server.lines)):
+            assert time.monotonic() < deadline, "no process.orphan_killed line"
+            time.sleep(0.05)
     finally:
         server.stop()
 
