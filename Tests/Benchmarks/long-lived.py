@@ -14,6 +14,7 @@ Needs: swift build -c release --product wsgate.
 """
 import json
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -42,8 +43,9 @@ def start(*routes):
          "--max-connections", "100000", *routes],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
-        if "event=server.listen" in line:
-            port = int(line.rsplit(":", 1)[1])
+        match = re.search(r"event=server\.listen .*address=\S+:(\d+)", line)
+        if match:
+            port = int(match.group(1))
             break
     # Keep stderr drained.
     import threading
