@@ -383,20 +383,9 @@ public final class GatewayServer {
     /// Starts a program the server then owns until its process group is gone.
     func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
                       log: Log) throws(SystemError) -> ProgramProcess {
-        var attempts = 0
-        let program: ProgramProcess
-        while true {
-            do throws(SystemError) {
-                program = try ProgramProcess(
-                    spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-                    terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
-                break
-            } catch where error.errno == .textFileBusy && attempts < 3 {
-                // A script written a moment ago can be busy while another spawn's child still holds
-                // a copy of its writer's descriptor; that lasts only until the child's execve.
-                attempts += 1
-            }
-        }
+        let program = try ProgramProcess(
+            spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
+            terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
         if countsTowardLimit { self.runningPrograms += 1 }
         self.programs[program.pid] = program
         return program

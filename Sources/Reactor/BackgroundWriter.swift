@@ -38,25 +38,8 @@ public final class BackgroundWriter: Sendable {
         self.capacity = capacity
         self.dropNotice = dropNotice
         self.wakeup = try systemCall("eventfd") { eventfd(0, CInt(EFD_CLOEXEC)) }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        // The thread starts with every signal blocked (it inherits the creating thread's mask):
-        // a process-directed SIGTERM must reach the loop's signalfd, not this thread's default action.
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let result = pthread_create(&thread, nil, { context in
-            let writer = Unmanaged<BackgroundWriter>.fromOpaque(context!).takeRetainedValue()
-            writer.drainForever()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<BackgroundWriter>.fromOpaque(context).release()
-            throw SystemError(call: "pthread_create", errno: Errno(rawValue: result))
-        }
-        pthread_detach(thread)
+        // The writer lives as long as the process: the thread holds it.
+        try startDetachedThread { [self] in self.drainForever() }
     }
 
     /// Queues `text`, or drops it when `capacity` bytes already wait. Never blocks on the

@@ -250,20 +250,26 @@ public final class ChildProcess {
         request.stdio = (stdio[0], stdio[1], stdio[2])
         request.controlling_terminal = controllingTerminal ? 1 : 0
         var pidfd: CInt = -1
-        let pid = path.withCString { path in
-            request.path = path
-            guard let workingDirectory else { return wsgate_spawn(&request, &pidfd) }
-            return workingDirectory.withCString { directory in
-                request.working_directory = directory
-                return wsgate_spawn(&request, &pidfd)
+        // ETXTBSY from execve is retried a few times: a script written a moment ago stays "busy"
+        // while another thread's spawned child still holds a copy of the writer's descriptor, which
+        // lasts only until that child's own execve.
+        for attempt in 1...4 {
+            let pid = path.withCString { path in
+                request.path = path
+                guard let workingDirectory else { return wsgate_spawn(&request, &pidfd) }
+                return workingDirectory.withCString { directory in
+                    request.working_directory = directory
+                    return wsgate_spawn(&request, &pidfd)
+                }
             }
-        }
-        if pid == -1 {
+            if pid != -1 { return (pid, FileDescriptor(rawValue: pidfd)) }
             let error = Errno(rawValue: errno)
             let step = request.failed_step.map { String(cString: $0) } ?? "clone"
-            throw SystemError(call: step, errno: error)
+            guard error == .textFileBusy && step == "execve" && attempt < 4 else {
+                throw SystemError(call: step, errno: error)
+            }
         }
-        return (pid, FileDescriptor(rawValue: pidfd))
+        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 
     /// `name` if it contains a slash, else the first executable match in wsgate's PATH.

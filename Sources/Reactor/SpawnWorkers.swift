@@ -55,8 +55,7 @@ public final class SpawnWorkers {
     }
 
     /// Starts the request on a worker; `completion` runs on the loop thread with the child or the
-    /// spawn's error. Retries ETXTBSY a few times (a script written a moment ago can be busy while
-    /// another spawn's child still holds its writer's descriptor).
+    /// spawn's error.
     public func spawn(_ request: Request, completion: @escaping (Result<ChildProcess, SystemError>) -> Void) {
         self.nextID += 1
         let id = self.nextID
@@ -66,24 +65,9 @@ public final class SpawnWorkers {
         _ = withUnsafeBytes(of: &one) { Glibc.write(self.jobsReady, $0.baseAddress, 8) }
     }
 
+    /// A worker lives as long as the process (its children's PR_SET_PDEATHSIG fires when it exits).
     private func startWorker() throws(SystemError) {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        // Every signal blocked in the worker: process-directed signals belong to the loop's signalfd.
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let result = pthread_create(&thread, nil, { context in
-            Unmanaged<SpawnWorkers>.fromOpaque(context!).takeUnretainedValue().work()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<SpawnWorkers>.fromOpaque(context).release()
-            throw SystemError(call: "pthread_create", errno: Errno(rawValue: result))
-        }
-        pthread_detach(thread)
+        try startDetachedThread { [self] in self.work() }
     }
 
     private func work() {
@@ -99,18 +83,11 @@ public final class SpawnWorkers {
     }
 
     private static func spawn(_ request: Request) -> Result<ChildProcess, SystemError> {
-        var attempts = 0
-        while true {
-            do throws(SystemError) {
-                return .success(try ChildProcess.spawn(
-                    executable: request.executable, arguments: request.arguments, environment: request.environment,
-                    standardInput: request.terminal ? .terminal : .pipe,
-                    standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe))
-            } catch where error.errno == .textFileBusy && attempts < 3 {
-                attempts += 1
-            } catch {
-                return .failure(error)
-            }
+        Result { () throws(SystemError) in
+            try ChildProcess.spawn(
+                executable: request.executable, arguments: request.arguments, environment: request.environment,
+                standardInput: request.terminal ? .terminal : .pipe,
+                standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe)
         }
     }
 

@@ -2,13 +2,18 @@
 # Real-browser check, run by hand (Chromium is too heavy for CI): headless Chromium opens
 # page.html, which exercises wsgate over WebSocket (echo up to 1 MiB, binary, UTF-8, broadcast,
 # program routes, close codes) and reports each result back over a /report program route.
-# Needs: swift build -c release; apt-get install chromium. Exits 1 if any check failed.
+# Installs Chromium and builds wsgate for release when missing. Exits 1 if any check failed.
 #
 # wsgate listens on a port the kernel picks (--port 0, or PORT=N to choose one), read from its
 # own start-up log. Only the processes started here are stopped, by their ids: wsgate, and
 # Chromium's whole process group (it runs in a session of its own, so its helpers go with it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# A fresh machine has no browser: install Debian's Chromium (and the release build) when missing.
+if ! command -v chromium >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+[ -x .build/release/wsgate ] || swift build -c release --product wsgate
 OUT=$(mktemp -d)
 SERVER='' BROWSER=''
 stop() {

@@ -22,23 +22,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from test_interop import BINARY, ROOT, TIMEOUT, Wsgate, client, run  # noqa: E402
+from test_interop import BINARY, ROOT, TIMEOUT, Wsgate, client, run, wsgate  # noqa: E402,F401 (wsgate: fixture)
 
 MIRROR = shlex.quote(str(ROOT / "Tests" / "Interop" / "programs" / "mirror"))
-
-
-@pytest.fixture
-def gateways():
-    started = []
-
-    def start(*flags):
-        server = Wsgate(*flags)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 async def recv(ws, timeout=TIMEOUT):
@@ -71,8 +57,8 @@ def wait_for_log(server, pattern, timeout=TIMEOUT):
     pytest.fail(f"no log line matching {pattern!r}; log:\n" + "\n".join(server.lines[-30:]))
 
 
-def test_shared_protocol_both_ways(gateways):
-    server = gateways("--route", f"/s/*=shared:{MIRROR}")
+def test_shared_protocol_both_ways(wsgate):
+    server = wsgate("--route", f"/s/*=shared:{MIRROR}")
 
     async def main():
         a, a_id, pid = await join(server, "/s/a?x=1")
@@ -125,8 +111,8 @@ def test_shared_protocol_both_ways(gateways):
     wait_for_log(server, r"event=shared\.bad_line .*close code 1006")
 
 
-def test_fanout_sends_every_line_to_every_client(gateways):
-    server = gateways("--route", "/f=fanout:cat")
+def test_fanout_sends_every_line_to_every_client(wsgate):
+    server = wsgate("--route", "/f=fanout:cat")
 
     async def main():
         a = await client(server.url("/f"))
@@ -185,9 +171,9 @@ async def flood_through(sender, reader, make_command, count=2500, size=4096, win
 
 
 @pytest.mark.parametrize("mode", ["shared", "fanout"])
-def test_client_that_never_reads_is_dropped_and_others_keep_receiving(gateways, mode):
+def test_client_that_never_reads_is_dropped_and_others_keep_receiving(wsgate, mode):
     route = f"/r=shared:{MIRROR}" if mode == "shared" else "/r=fanout:cat"
-    server = gateways("--route", route, "--max-queued-bytes", "256KiB")
+    server = wsgate("--route", route, "--max-queued-bytes", "256KiB")
     stalled = Stalled(server.port, "/r")
 
     async def main():
@@ -208,10 +194,10 @@ def test_client_that_never_reads_is_dropped_and_others_keep_receiving(gateways, 
     stalled.close()
 
 
-def test_program_that_stops_reading_stdin_throttles_its_clients(gateways):
+def test_program_that_stops_reading_stdin_throttles_its_clients(wsgate):
     # The program never reads stdin: once --max-queued-bytes wait for it, wsgate stops reading
     # every client of the route; TCP pushes back and wsgate's memory stays flat.
-    server = gateways("--route", "/s=shared:sleep 600", "--max-queued-bytes", "64KiB")
+    server = wsgate("--route", "/s=shared:sleep 600", "--max-queued-bytes", "64KiB")
 
     async def main():
         first = await client(server.url("/s"))
@@ -236,9 +222,9 @@ def test_program_that_stops_reading_stdin_throttles_its_clients(gateways):
     run(main(), timeout=60)
 
 
-def test_shared_program_restarts_with_1012_and_503_while_down(gateways, tmp_path):
+def test_shared_program_restarts_with_1012_and_503_while_down(wsgate, tmp_path):
     flag = tmp_path / "down"
-    server = gateways("--route", f"/r=shared:{MIRROR} --down {shlex.quote(str(flag))}")
+    server = wsgate("--route", f"/r=shared:{MIRROR} --down {shlex.quote(str(flag))}")
 
     async def main():
         ws, _, pid = await join(server, "/r")
@@ -283,10 +269,10 @@ PRINT_WITH_PAUSES = "import time\nfor word in ('one', 'two', 'three'):\n    prin
 
 
 @pytest.mark.parametrize("mode", ["pty", "lines"])
-def test_pty_delivers_each_line_before_the_next_pause_ends(gateways, tmp_path, mode):
+def test_pty_delivers_each_line_before_the_next_pause_ends(wsgate, tmp_path, mode):
     script = tmp_path / "pauses.py"
     script.write_text(PRINT_WITH_PAUSES)
-    server = gateways("--route", f"/p={mode}:python3 {shlex.quote(str(script))}")
+    server = wsgate("--route", f"/p={mode}:python3 {shlex.quote(str(script))}")
 
     async def main():
         async with client(server.url("/p")) as ws:
@@ -308,8 +294,8 @@ def test_pty_delivers_each_line_before_the_next_pause_ends(gateways, tmp_path, m
     run(main(), timeout=40)
 
 
-def test_pty_program_sees_a_terminal_and_no_echo(gateways):
-    server = gateways("--route", "/t=pty:sh -c 'test -t 0 && test -t 1 && ! test -t 2 && echo tty; read x; echo \"got $x\"'")
+def test_pty_program_sees_a_terminal_and_no_echo(wsgate):
+    server = wsgate("--route", "/t=pty:sh -c 'test -t 0 && test -t 1 && ! test -t 2 && echo tty; read x; echo \"got $x\"'")
 
     async def main():
         async with client(server.url("/t")) as ws:
@@ -338,8 +324,8 @@ def alive(pid):
     return state != "Z"
 
 
-def test_shutdown_leaves_no_process_behind(gateways, tmp_path):
-    server = gateways(
+def test_shutdown_leaves_no_process_behind(wsgate, tmp_path):
+    server = wsgate(
         "--route", f"/s=shared:{MIRROR}", "--route", "/f=fanout:cat", "--route", "/c=fanout:" + str(ROOT / "handlers" / "clock"),
         "--route", "/p=pty:cat", "--route", "/l=cat",
     )
@@ -390,7 +376,7 @@ def test_mode_mistakes_and_unstartable_programs_stop_wsgate_with_status_2(tmp_pa
         assert len(stderr.strip().splitlines()) == 1, stderr
 
 
-def test_command_form_takes_a_mode_and_serves_every_path_with_one_program(gateways):
+def test_command_form_takes_a_mode_and_serves_every_path_with_one_program(wsgate):
     server = Wsgate(f"shared:{ROOT / 'Tests' / 'Interop' / 'programs' / 'mirror'}")
 
     async def main():
