@@ -463,7 +463,8 @@ public final class GatewayServer {
 
     /// Collects orphans that exited, leaving the gateway's own programs to their pidfd watchers.
     func reapOrphans() {
-        Orphans.reapExited(sparing: { self.programs[$0] != nil })
+        // A child a spawn worker started is ours before the loop has adopted it into `programs`.
+        Orphans.reapExited(sparing: { self.programs[$0] != nil || self.workers?.mayOwn($0) == true })
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

@@ -33,6 +33,10 @@ public final class SpawnWorkers {
     private struct Queues: ~Copyable {
         var jobs: [(id: Int, request: Request)] = []
         var done: [(id: Int, handoff: Handoff)] = []
+        /// Spawns in progress on workers, whose pids are not known yet.
+        var spawning = 0
+        /// Children started and not yet handed to their completion.
+        var unclaimed: Set<pid_t> = []
     }
 
     private let queues = Mutex(Queues())
@@ -75,9 +79,18 @@ public final class SpawnWorkers {
             var count: UInt64 = 0
             let read = withUnsafeMutableBytes(of: &count) { Glibc.read(self.jobsReady, $0.baseAddress, 8) }
             guard read == 8 else { continue }  // EINTR
-            guard let job = self.queues.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { continue }
+            let next = self.queues.withLock { queues -> (id: Int, request: Request)? in
+                guard !queues.jobs.isEmpty else { return nil }
+                queues.spawning += 1
+                return queues.jobs.removeFirst()
+            }
+            guard let job = next else { continue }
             let result = Self.spawn(job.request)
-            self.queues.withLock { $0.done.append((job.id, Handoff(result: result))) }
+            self.queues.withLock { queues in
+                queues.spawning -= 1
+                if case .success(let child) = result { queues.unclaimed.insert(child.pid) }
+                queues.done.append((job.id, Handoff(result: result)))
+            }
             self.doneReady.signal()
         }
     }
@@ -101,7 +114,15 @@ public final class SpawnWorkers {
         }
         for (id, handoff) in done {
             self.completions.removeValue(forKey: id)?(handoff.result)
+            if case .success(let child) = handoff.result { self.queues.withLock { _ = $0.unclaimed.remove(child.pid) } }
         }
+    }
+
+    /// Whether `pid` may be a child these workers started that its completion has not taken yet,
+    /// so that a reaper of orphans must leave it alone. While a spawn is in progress the answer is
+    /// yes for every pid: its child's pid is not known until `clone` returns.
+    public func mayOwn(_ pid: pid_t) -> Bool {
+        self.queues.withLock { $0.spawning > 0 || $0.unclaimed.contains(pid) }
     }
 }
 
