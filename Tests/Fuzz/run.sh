@@ -66,7 +66,9 @@ done
 OUT=.build-fuzz
 mkdir -p "$OUT/modules" "$OUT/bin" "$OUT/logs"
 # -O: fuzz the code as it ships (Swift keeps its overflow and bounds checks at -O); -g: stacks with lines.
-SWIFTC=(swiftc -O -g -sanitize=fuzzer,address -use-ld=lld -package-name wsgate -parse-as-library)
+# -I Sources/CZlib: the WebSocket module's permessage-deflate imports the system zlib through that
+# module map (which also links -lz).
+SWIFTC=(swiftc -O -g -sanitize=fuzzer,address -use-ld=lld -package-name wsgate -parse-as-library -I Sources/CZlib)
 
 echo "== building (swiftc -sanitize=fuzzer,address)"
 if ! "${SWIFTC[@]}" -module-name WebSocket -wmo -emit-module -emit-module-path "$OUT/modules/WebSocket.swiftmodule" \
