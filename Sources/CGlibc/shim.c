@@ -116,6 +116,12 @@ static int wsgate_spawn_child(void *argument) {
         (void)syscall(SYS_rt_sigaction, signal, kernel_action, NULL, (size_t)(NSIG / 8));
     }
 
+    // Into the session's cgroup before anything else: no descendant can start outside it.
+    // Writing "0" to cgroup.procs moves the writing process.
+    if (request->cgroup_procs >= 0 && write(request->cgroup_procs, "0", 1) != 1) {
+        return wsgate_spawn_fail(request, "cgroup");
+    }
+
     // Own process group, so the whole tree the handler starts can be signalled at once. A
     // program on a terminal gets its own session instead, which also makes it the leader of
     // a new process group whose id is its pid: a terminal can only become the controlling

@@ -56,6 +56,9 @@ extension GatewayServer {
         /// stops. It makes this process reap children it did not start through the gateway, so it
         /// is off for embedders whose own code waits for children; the wsgate command turns it on.
         public var containsOrphans = false
+        /// A cgroup v2 directory per program (`--cgroup`): every descendant, however it detaches,
+        /// is killed with the session. Off for embedders; the wsgate command asks for `.automatic`.
+        public var controlGroups: ControlGroupSetting = .off
         /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
         public var tls: TLSSettings?
         /// SERVER_SOFTWARE in programs' environment.

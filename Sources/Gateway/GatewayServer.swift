@@ -31,7 +31,7 @@ public final class GatewayServer {
     private(set) var runningPrograms = 0
     /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
     /// (their sessions may be long gone), and shutdown waits for them.
-    private var programs: [Int32: ProgramProcess] = [:]
+    private(set) var programs: [Int32: ProgramProcess] = [:]
     private var lastUniqueID: Int64 = 0
     private var workers: SpawnWorkers?
     private var workersUnavailable = false
@@ -42,6 +42,13 @@ public final class GatewayServer {
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
     private var shutdownTimer: TimerID?
+    /// Where each program's cgroup is made (`wsgate-PID` below the configured directory); nil
+    /// when cgroups are not used. See GatewayServer+Containment.swift.
+    var controlGroupRoot: ControlGroup?
+    var controlGroupsMade = 0
+    /// Groups of finished programs that still hold a process that is dying.
+    var retiringGroups: [ControlGroup] = []
+    var retiringTimer: TimerID?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
     /// Scratch for every TLS session of this loop; nil without TLS.
@@ -102,6 +109,7 @@ public final class GatewayServer {
                 listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
                 self.boundAddresses.append(bound)
             }
+            try self.setUpControlGroups()
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
@@ -184,6 +192,7 @@ public final class GatewayServer {
         for session in Array(self.sessions.values) { session.teardown(reason: "shutdown") }
         for program in Array(self.programs.values) { program.kill() }
         if self.configuration.containsOrphans { self.killOrphans(where: { _ in true }) }
+        self.removeControlGroups()
         self.closeListeners()
         self.loop.close()
         self.configuration.log.info("server.stopped")
@@ -315,7 +324,8 @@ public final class GatewayServer {
             self.runningPrograms += 1
             let request = SpawnWorkers.Request(
                 executable: self.resolvedPath(of: command.executable), arguments: command.arguments,
-                environment: environment.variables, terminal: mode == .pty)
+                environment: environment.variables, terminal: mode == .pty,
+                controlGroup: self.nextControlGroup())
             workers.spawn(request) { [unowned self] result in
                 self.programSpawned(result, command: command, mode: mode, environment: environment.variables,
                                     for: session)
@@ -385,7 +395,8 @@ public final class GatewayServer {
                       log: Log) throws(SystemError) -> ProgramProcess {
         let program = try ProgramProcess(
             spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-            terminal: terminal, countsTowardLimit: countsTowardLimit, server: self, log: log)
+            terminal: terminal, controlGroup: self.nextControlGroup(), countsTowardLimit: countsTowardLimit,
+            server: self, log: log)
         if countsTowardLimit { self.runningPrograms += 1 }
         self.programs[program.pid] = program
         return program
@@ -442,6 +453,7 @@ public final class GatewayServer {
 
     func programDidRelease(_ program: ProgramProcess) {
         self.programs[program.pid] = nil
+        if let group = program.controlGroup { self.retire(group) }
         if self.configuration.containsOrphans, let uniqueID = program.uniqueID {
             // A daemon the program started left its process group; it still carries the session's id.
             let entry = "UNIQUE_ID=\(uniqueID)"

@@ -105,6 +105,8 @@ public final class ChildProcess {
     ///   group, which is the child's own: background jobs a shell left in it end too, unlike
     ///   on pipes.
     public let terminal: Pipe.End?
+    /// The cgroup the child was started in (`spawn(controlGroup:)`); its owner removes it.
+    public let controlGroup: ControlGroup?
     /// Set once the child has been reaped.
     public private(set) var exitStatus: ExitStatus?
     /// Whether `close()` has run.
@@ -119,7 +121,8 @@ public final class ChildProcess {
         standardInput: Pipe.End?,
         standardOutput: Pipe.End?,
         standardError: Pipe.End?,
-        terminal: Pipe.End?
+        terminal: Pipe.End?,
+        controlGroup: ControlGroup?
     ) {
         self.pid = pid
         self.pidfd = pidfd
@@ -127,6 +130,7 @@ public final class ChildProcess {
         self.standardOutput = standardOutput
         self.standardError = standardError
         self.terminal = terminal
+        self.controlGroup = controlGroup
     }
 
     deinit {
@@ -143,7 +147,11 @@ public final class ChildProcess {
     /// - Throws: `SystemError` naming the step that failed: "execve" (ENOENT, EACCES, ENOEXEC),
     ///   "chdir", "dup2", "pipe2", "open", "clone"; for a terminal also "posix_openpt" and the
     ///   other steps of opening one, "setsid" and "ioctl(TIOCSCTTY)"; "spawn" with EINVAL when
-    ///   `.terminal` is not given for exactly stdin and stdout. Nothing is left open then.
+    ///   `.terminal` is not given for exactly stdin and stdout; "mkdir" or "open" for
+    ///   `controlGroup`, "cgroup" when the child could not move itself into it. Nothing is left
+    ///   open then.
+    ///   - controlGroup: a cgroup v2 directory, created if missing, that the child joins before it
+    ///     execs (so do all its descendants); the caller removes it (`ControlGroup.remove`).
     ///
     /// The corresponding C functions are `clone(2)`, `prctl(2)` and `execve(2)`, through the shim.
     public static func spawn(
@@ -153,7 +161,8 @@ public final class ChildProcess {
         workingDirectory: String? = nil,
         standardInput: StandardIO = .inherit,
         standardOutput: StandardIO = .inherit,
-        standardError: StandardIO = .inherit
+        standardError: StandardIO = .inherit,
+        controlGroup: ControlGroup? = nil
     ) throws(SystemError) -> ChildProcess {
         // A terminal is one descriptor for both directions, so it serves stdin and stdout
         // together or not at all. Checked before anything is opened.
@@ -206,6 +215,13 @@ public final class ChildProcess {
                 }
             }
 
+            var cgroupProcesses: CInt = -1
+            if let controlGroup {
+                try controlGroup.create()
+                let fd = try controlGroup.openProcesses()
+                childEnds.append(fd)
+                cgroupProcesses = fd.rawValue
+            }
             let environmentEntries = environment.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
             let (pid, pidfd) = try CStringArray.with([executable] + arguments) { argv throws(SystemError) in
                 try CStringArray.with(environmentEntries) { envp throws(SystemError) in
@@ -215,7 +231,8 @@ public final class ChildProcess {
                         envp: envp ?? UnsafePointer(environ),
                         workingDirectory: workingDirectory,
                         stdio: stdio,
-                        controllingTerminal: usesTerminal
+                        controllingTerminal: usesTerminal,
+                        cgroupProcesses: cgroupProcesses
                     )
                 }
             }
@@ -225,13 +242,15 @@ public final class ChildProcess {
                 standardInput: parentEnds[0],
                 standardOutput: parentEnds[1],
                 standardError: parentEnds[2],
-                terminal: terminal
+                terminal: terminal,
+                controlGroup: controlGroup
             )
         } catch {
             for end in parentEnds {
                 end?.close()
             }
             terminal?.close()
+            controlGroup?.remove()  // empty again: a child that failed has exited
             throw error
         }
     }
@@ -242,13 +261,15 @@ public final class ChildProcess {
         envp: UnsafePointer<UnsafeMutablePointer<CChar>?>?,
         workingDirectory: String?,
         stdio: [CInt],
-        controllingTerminal: Bool
+        controllingTerminal: Bool,
+        cgroupProcesses: CInt
     ) throws(SystemError) -> (pid_t, FileDescriptor) {
         var request = wsgate_spawn_request()
         request.argv = argv
         request.envp = envp
         request.stdio = (stdio[0], stdio[1], stdio[2])
         request.controlling_terminal = controllingTerminal ? 1 : 0
+        request.cgroup_procs = cgroupProcesses
         var pidfd: CInt = -1
         // ETXTBSY from execve is retried a few times: a script written a moment ago stays "busy"
         // while another thread's spawned child still holds a copy of the writer's descriptor, which

@@ -9,8 +9,8 @@ import Glibc
 /// (programs carry a `UNIQUE_ID`), and `reapExited(sparing:)` collects the ones that exited,
 /// leaving alone the children whose exit someone else collects through a pidfd.
 ///
-/// Deliberately not done: cgroups. They would contain every descendant without a scan, but need a
-/// writable cgroup v2 hierarchy delegated to wsgate, which most machines running it do not have.
+/// Where a writable cgroup v2 directory is delegated to wsgate, `ControlGroup` contains every
+/// descendant without a scan, even one that clears its environment; this is the fallback.
 public enum Orphans {
     /// Makes orphaned descendants this process's children.
     /// The corresponding C function is `prctl(2)` with PR_SET_CHILD_SUBREAPER.
@@ -26,7 +26,7 @@ public enum Orphans {
         while let entry = readdir(tasks) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let _ = Int32(name) else { continue }
-            let text = Self.readFile("/proc/self/task/\(name)/children")
+            let text = readWholeFile("/proc/self/task/\(name)/children")
             result += text.split(separator: " ").compactMap { Int32($0) }
         }
         return result
@@ -34,7 +34,7 @@ public enum Orphans {
 
     /// Whether `pid`'s environment holds `entry` ("UNIQUE_ID=123"). False when it cannot be read.
     public static func environment(of pid: pid_t, contains entry: String) -> Bool {
-        let bytes = Array(Self.readFile("/proc/\(pid)/environ").utf8)
+        let bytes = Array(readWholeFile("/proc/\(pid)/environ").utf8)
         return bytes.split(separator: 0).contains { $0.elementsEqual(entry.utf8) }
     }
 
@@ -52,20 +52,6 @@ public enum Orphans {
             guard waitpid(pid, &status, WNOHANG) == pid else { return reaped }
             reaped += 1
         }
-    }
-
-    private static func readFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

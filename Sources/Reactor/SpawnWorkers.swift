@@ -16,12 +16,15 @@ public final class SpawnWorkers {
         public var arguments: [String]
         public var environment: [String: String]
         public var terminal: Bool
+        public var controlGroup: ControlGroup?
 
-        public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool) {
+        public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool,
+                    controlGroup: ControlGroup? = nil) {
             self.executable = executable
             self.arguments = arguments
             self.environment = environment
             self.terminal = terminal
+            self.controlGroup = controlGroup
         }
     }
 
@@ -100,7 +103,8 @@ public final class SpawnWorkers {
             try ChildProcess.spawn(
                 executable: request.executable, arguments: request.arguments, environment: request.environment,
                 standardInput: request.terminal ? .terminal : .pipe,
-                standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe)
+                standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe,
+                controlGroup: request.controlGroup)
         }
     }
 

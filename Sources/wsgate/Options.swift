@@ -18,6 +18,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var addresses: [String] = []
     var logLevel = LogLevel.access
     var logStderr = true
+    var controlGroups = ControlGroupSetting.automatic
     var binary = false
     var routes: [(flag: String, pattern: String, handler: String)] = []
     var directory: String?
@@ -67,6 +68,13 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             configuration.maxPrograms = try OptionParser.integer(value, flag: flag, range: 1...10_000_000)
         case "--passenv":
             configuration.passEnvironment = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
+        case "--cgroup":
+            switch value {
+            case "auto": controlGroups = .automatic
+            case "off": controlGroups = .off
+            case _ where value.hasPrefix("/"): controlGroups = .directory(value)
+            default: throw OptionParser.Failure(description: "--cgroup: '\(value)' is not auto, off or an absolute directory")
+            }
         case "--closems":
             let milliseconds = try OptionParser.integer(value, flag: flag, range: 0...3_600_000)
             configuration.closeGrace = .milliseconds(milliseconds)
@@ -177,6 +185,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel, programStderr: logStderr)
     configuration.containsOrphans = true
+    configuration.controlGroups = controlGroups
     return .serve(configuration)
 }
 

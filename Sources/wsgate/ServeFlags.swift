@@ -59,6 +59,10 @@ enum ServeFlags {
         .init("--passenv", "LIST", .handlers,
               "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)"),
         .init("--closems", "MS", .handlers, "extra milliseconds each step of stopping a program waits (default 0)"),
+        .init("--cgroup", "auto|off|DIR", .handlers,
+              "start each program in a cgroup v2 group of its own below DIR,\n"
+                + "killed with its session; auto: below wsgate's own cgroup when\n"
+                + "that is writable (default auto)"),
 
         .init("--max-connections", "N", .limits, "beyond N connections, new clients get 503 (default 10000)"),
         .init("--maxforks", "N", .limits, "per-connection programs at once; beyond it, 503 (default no limit)"),

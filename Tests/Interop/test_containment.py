@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from test_interop import TIMEOUT, Wsgate, client, run  # noqa: E402
+from test_interop import BINARY, TIMEOUT, Wsgate, client, run  # noqa: E402
 
 
 def alive(pid):
@@ -146,3 +146,114 @@ def test_a_stalled_reader_of_wsgates_stderr_never_stalls_the_gateway():
             time.sleep(0.05)
     finally:
         server.stop()
+
+
+# --- cgroup v2 (--cgroup) --------------------------------------------------------------------
+
+def cgroup2_directory(tmp_path):
+    """A writable cgroup v2 directory for one test, and a function that cleans it up: a group
+    below this process's own cgroup when that is writable cgroup v2, else a fresh cgroup2 mount
+    (root only). None, with the reason printed, when neither is possible."""
+    import subprocess
+
+    mount_point = tmp_path / "cgroup2"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "cgroup2", "none", str(mount_point)], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"cannot mount cgroup2 ({result.stderr.strip() or result.returncode}): cgroup tests skipped")
+        return None, None
+    directory = mount_point / f"wsgate-test-{os.getpid()}"
+    directory.mkdir()
+
+    def cleanup():
+        for child in sorted(directory.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            try:
+                child.rmdir()
+            except OSError:
+                pass
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+    return directory, cleanup
+
+
+def env_clearing_daemon(tmp_path):
+    """Like daemonizing_program, but the daemon also clears its environment (`env -i`), so no
+    UNIQUE_ID marks it: only a cgroup still knows whose it is."""
+    pidfile = tmp_path / "daemon.pid"
+    script = tmp_path / "daemonize-clean"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"setsid -f env -i sh -c 'echo $$ > {shlex.quote(str(pidfile))}.tmp; mv {shlex.quote(str(pidfile))}.tmp "
+        f"{shlex.quote(str(pidfile))}; exec sleep 1000' </dev/null >/dev/null 2>&1\n"
+        "echo started\n"
+        "while read -r line; do echo \"$line\"; done\n"
+    )
+    script.chmod(0o755)
+    return script, pidfile
+
+
+def test_cgroup_kills_a_daemon_that_cleared_its_environment(tmp_path):
+    import pytest
+
+    directory, cleanup = cgroup2_directory(tmp_path)
+    if directory is None:
+        pytest.skip("no writable cgroup v2 hierarchy (see the printed reason)")
+    script, pidfile = env_clearing_daemon(tmp_path)
+    server = Wsgate("--cgroup", str(directory), "--route", f"/d={script}")
+    try:
+        root = directory / f"wsgate-{server.process.pid}"
+        assert root.is_dir()
+
+        async def main():
+            async with client(server.url("/d")) as ws:
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "started"
+                pid = read_pid(pidfile)
+                assert alive(pid)
+                assert b"UNIQUE_ID" not in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+                groups = [p.name for p in root.iterdir() if p.is_dir()]
+                assert len(groups) == 1, groups
+                assert str(pid) in (root / groups[0] / "cgroup.procs").read_text().split()
+            return pid
+
+        pid = run(main())
+        assert wait_gone(pid), f"daemon {pid} outlived its session in spite of its cgroup"
+        deadline = time.monotonic() + TIMEOUT
+        while any(p.is_dir() for p in root.iterdir()):
+            assert time.monotonic() < deadline, "the session's cgroup was not removed"
+            time.sleep(0.05)
+        server.process.terminate()
+        assert server.wait(timeout=15) == 0
+        assert not root.exists(), "wsgate's own cgroup directory outlived it"
+        assert any("event=server.containment mechanism=cgroup" in line for line in list(server.lines))
+    finally:
+        server.stop()
+        cleanup()
+
+
+def test_cgroup_of_a_long_lived_program_is_emptied_when_wsgate_stops(tmp_path):
+    import pytest
+
+    directory, cleanup = cgroup2_directory(tmp_path)
+    if directory is None:
+        pytest.skip("no writable cgroup v2 hierarchy (see the printed reason)")
+    script, pidfile = env_clearing_daemon(tmp_path)
+    server = Wsgate("--cgroup", str(directory), "--route", f"/f=fanout:{script}")
+    try:
+        pid = read_pid(pidfile)
+        assert alive(pid)
+        server.process.terminate()
+        assert server.wait(timeout=15) == 0
+        assert wait_gone(pid), f"daemon {pid} outlived wsgate"
+        assert not (directory / f"wsgate-{server.process.pid}").exists()
+    finally:
+        server.stop()
+        cleanup()
+
+
+def test_cgroup_directory_that_is_not_cgroup2_stops_wsgate_at_start(tmp_path):
+    import subprocess
+
+    result = subprocess.run([str(BINARY), "--cgroup", str(tmp_path), "--port", "0", "echo"],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert "not a directory of a cgroup v2 file system" in result.stderr

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -77,6 +78,9 @@ struct wsgate_spawn_request {
     /// setsid() instead of setpgid(0, 0) and makes that terminal its controlling terminal
     /// (ioctl TIOCSCTTY on descriptor 0).
     int controlling_terminal;
+    /// A descriptor open for writing on a cgroup v2 directory's `cgroup.procs`, or -1. The child
+    /// moves itself there first thing, so everything it ever starts is in that cgroup.
+    int cgroup_procs;
     /// Out: the errno of the step that failed in the child, 0 when the exec succeeded.
     int error;
     /// Out: the name of that step ("execve", "chdir", "dup2", ...).

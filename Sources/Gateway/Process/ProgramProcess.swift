@@ -30,6 +30,8 @@ final class ProgramProcess {
     let command: String
     /// The session's UNIQUE_ID, which the program's descendants inherit: how leftovers are found.
     let uniqueID: String?
+    /// The cgroup holding the program and everything it starts, when cgroups are used.
+    var controlGroup: ControlGroup? { self.child.controlGroup }
     /// Per-session programs count against `--maxforks`; a route's long-lived program does not.
     let countsTowardLimit: Bool
     unowned let server: GatewayServer
@@ -65,11 +67,12 @@ final class ProgramProcess {
     /// Starts `command` with `environment`, its stdin and stdout on pipes or on a pseudo-terminal,
     /// its stderr on a pipe. - Throws: the spawn's `SystemError`.
     convenience init(spawning executable: String, command: ProgramCommand, environment: [String: String],
-                     terminal: Bool, countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
+                     terminal: Bool, controlGroup: ControlGroup?, countsTowardLimit: Bool, server: GatewayServer,
+                     log: Log) throws(SystemError) {
         let child = try ChildProcess.spawn(
             executable: executable, arguments: command.arguments, environment: environment,
             standardInput: terminal ? .terminal : .pipe, standardOutput: terminal ? .terminal : .pipe,
-            standardError: .pipe)
+            standardError: .pipe, controlGroup: controlGroup)
         try self.init(adopting: child, command: command, environment: environment,
                       countsTowardLimit: countsTowardLimit, server: server, log: log)
     }
