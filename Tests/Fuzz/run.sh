@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -39,6 +39,7 @@ fuzzer_flags() {
     command-line) echo -max_len=1024 -dict=Tests/Fuzz/Dictionaries/command-line.dict ;;
     shared-line) echo -max_len=2048 -dict=Tests/Fuzz/Dictionaries/shared-line.dict ;;
     shared-json) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/json.dict ;;
+    deflate) echo -max_len=8192 -dict=Tests/Fuzz/Dictionaries/deflate.dict ;;
     esac
 }
 
@@ -51,6 +52,7 @@ harness_name() {
     command-line) echo CommandLineFuzz ;;
     shared-line) echo SharedLineFuzz ;;
     shared-json) echo SharedJSONFuzz ;;
+    deflate) echo DeflateFuzz ;;
     esac
 }
 
