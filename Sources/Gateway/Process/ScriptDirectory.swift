@@ -44,7 +44,7 @@ enum ScriptDirectory {
     }
 
     /// Whether `path` is `root` or below it; both are real paths.
-    private static func isInside(_ path: String, _ root: String) -> Bool {
+    static func isInside(_ path: String, _ root: String) -> Bool {
         if root == "/" { return true }
         return path == root || path.hasPrefix(root + "/")
     }
@@ -57,7 +57,7 @@ enum ScriptDirectory {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = Self.hexValue(bytes[index + 1]), let low = Self.hexValue(bytes[index + 2])
+                let high = RequestPath.hexValue(bytes[index + 1]), let low = RequestPath.hexValue(bytes[index + 2])
             {
                 decoded.append(high << 4 | low)
                 index += 3
@@ -68,14 +68,5 @@ enum ScriptDirectory {
         }
         return decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
             .contains { $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
