@@ -24,7 +24,7 @@ public enum HTTPDate {
         var year: Int64?
         var time: (Int64, Int64, Int64)?
         switch words.count {
-        case 5 where words[4] == "GMT" && words[1].contains("-"):  // RFC 850
+        case 4 where words[3] == "GMT" && words[1].contains("-"):  // RFC 850
             let parts = words[1].split(separator: "-").map(String.init)
             guard parts.count == 3, let yy = Int64(parts[2]), parts[2].count == 2 else { return nil }
             day = Int64(parts[0])
