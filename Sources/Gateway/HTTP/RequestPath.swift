@@ -60,7 +60,7 @@ public struct RequestPath: Equatable, Sendable {
             }
             segments.append(text)
         }
-        let trailingSlash = bytes.count > 1 && bytes.last == UInt8(ascii: "/")
+        let trailingSlash = !segments.isEmpty && bytes.last == UInt8(ascii: "/")
         return .success(RequestPath(segments: segments, trailingSlash: trailingSlash))
     }
 

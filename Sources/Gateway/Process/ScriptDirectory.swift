@@ -1,4 +1,5 @@
 import Reactor
+import WebSocket
 
 /// Finds the program for a request path below a `--dir` directory, as websocketd's GetURLInfo does:
 /// walk the path's components, stop at the first file; what follows it is PATH_INFO.
@@ -16,7 +17,8 @@ enum ScriptDirectory {
     }
 
     static func lookup(_ path: String, in directory: String) -> Lookup {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Split on the byte: a combining mark after "/" would make one Character of the two.
+        let parts = path.splittingBytes(at: UInt8(ascii: "/")).dropFirst()
         guard !parts.isEmpty else { return .notFound("no program named") }
         guard let root = FileStatus.realPath(of: directory) else { return .notFound("\(directory) not found") }
         var scriptName = ""

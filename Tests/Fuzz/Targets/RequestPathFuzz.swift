@@ -20,10 +20,12 @@ public func fuzzRequestPath(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
             require(utf8.first != UInt8(ascii: "."), "segment \(describe(utf8)) starts with . from \(describe(bytes))")
             require(!utf8.contains(0) && !utf8.contains(UInt8(ascii: "/")), "segment \(describe(utf8)) holds / or NUL")
         }
-        let joined = "/srv/root/" + path.segments.joined(separator: "/")
-        let components = joined.split(separator: "/", omittingEmptySubsequences: false)
-        require(!components.contains("..") && !components.contains("."), "\(joined) has a dot component")
-        require(joined.hasPrefix("/srv/root/") && !joined.utf8.contains(0), "\(joined) leaves the root")
+        // Bytes, not Characters: a combining mark after "/" makes one Character of the two.
+        let joined = Array(("/srv/root/" + path.segments.joined(separator: "/")).utf8)
+        let components = joined.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        require(!components.contains { $0.elementsEqual("..".utf8) || $0.elementsEqual(".".utf8) },
+                "\(describe(joined)) has a dot component")
+        require(joined.starts(with: "/srv/root/".utf8) && !joined.contains(0), "\(describe(joined)) leaves the root")
         require(!raw.utf8.split(separator: UInt8(ascii: "/")).contains { $0.first == UInt8(ascii: ".") },
                 "a raw segment starting with . was accepted: \(describe(bytes))")
         var encoded = ""
