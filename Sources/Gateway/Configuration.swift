@@ -61,6 +61,17 @@ extension GatewayServer {
         public var controlGroups: ControlGroupSetting = .off
         /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
         public var tls: TLSSettings?
+        /// Serve the files below this directory to plain GET and HEAD requests (`--staticdir`).
+        public var staticDirectory: String?
+        /// Run the executables below this directory as CGI/1.1 scripts for plain requests (`--cgidir`).
+        public var cgiDirectory: String?
+        /// A CGI script silent this long is stopped: 504 before its header block, a cut-off
+        /// response after it.
+        public var cgiTimeout: Duration = .seconds(30)
+        /// The largest plain request body read (a CGI POST); a larger one gets 413.
+        public var maxRequestBodySize = 1 << 20
+        /// How long a kept-alive HTTP connection may wait for its next request.
+        public var httpIdleTimeout: Duration = .seconds(10)
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

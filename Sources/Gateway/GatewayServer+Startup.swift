@@ -20,6 +20,11 @@ extension GatewayServer {
             if let firstURL { fields.append(("url", firstURL + route.pattern)) }
             log.info("server.route", fields)
         }
+        let httpURL = self.boundAddresses.first.map { Self.baseURL(of: $0, scheme: scheme == "ws" ? "http" : "https") }
+        for (kind, directory) in [("cgi", self.configuration.cgiDirectory), ("static", self.configuration.staticDirectory)] {
+            guard let directory else { continue }
+            log.info("server.\(kind)", [("dir", directory), ("url", (httpURL ?? "") + "/")])
+        }
         for address in self.boundAddresses {
             var fields: [(String, any CustomStringConvertible)] = [
                 ("address", address), ("url", Self.baseURL(of: address, scheme: scheme) + "/"),

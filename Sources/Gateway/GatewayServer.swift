@@ -24,6 +24,10 @@ public final class GatewayServer {
     /// per loop, instead of up to 300 KiB per session.
     let deflateStreams = PerMessageDeflate.SharedStreams()
     let originPolicy: OriginPolicy
+    /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): CGI scripts
+    /// before static files, as websocketd does, so a script's source is never served as a file.
+    /// Empty when neither is configured: plain requests are then refused as they always were.
+    private(set) var responders: [any HTTPResponder] = []
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.
     private var services: [String: any RouteService] = [:]
@@ -41,6 +45,8 @@ public final class GatewayServer {
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
+    /// A graceful shutdown has begun: plain HTTP connections close after their current response.
+    var isShuttingDown: Bool { self.shuttingDown }
     private var shutdownTimer: TimerID?
     /// Where each program's cgroup is made (`wsgate-PID` below the configured directory); nil
     /// when cgroups are not used. See GatewayServer+Containment.swift.
@@ -110,6 +116,12 @@ public final class GatewayServer {
                 self.boundAddresses.append(bound)
             }
             try self.setUpControlGroups()
+            if let directory = configuration.cgiDirectory {
+                self.responders.append(CGIScripts(directory: directory, server: self))
+            }
+            if let directory = configuration.staticDirectory {
+                self.responders.append(StaticFiles(directory: directory, log: configuration.log))
+            }
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
@@ -211,7 +223,10 @@ public final class GatewayServer {
                 session.teardown(reason: "shutdown")
             } else if session.isAwaitingHandler {
                 session.teardown(reason: "shutdown")
+            } else if case .readingBody = session.phase {
+                session.teardown(reason: "shutdown")
             }
+            // A plain response in progress is finished, then its connection closes.
         }
         self.shutdownTimer = self.loop.schedule(after: self.configuration.shutdownTimeout) { [unowned self] in
             self.configuration.log.info("server.shutdown_timeout", [("sessions", self.sessions.count)])
@@ -319,28 +334,67 @@ public final class GatewayServer {
             return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
         }
         let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
-        if let workers = self.spawnWorkers() {
-            // Counted now, so --maxforks holds while spawns are in flight.
-            self.runningPrograms += 1
-            let request = SpawnWorkers.Request(
-                executable: self.resolvedPath(of: command.executable), arguments: command.arguments,
-                environment: environment.variables, terminal: mode == .pty,
-                controlGroup: self.nextControlGroup())
-            workers.spawn(request) { [unowned self] result in
-                self.programSpawned(result, command: command, mode: mode, environment: environment.variables,
-                                    for: session)
+        // `launchProgram` answers at once when it spawns on the loop thread, later from a worker.
+        var answer = HandlerPreparation.pending
+        var answeredLater = false
+        self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, log: session.log) {
+            [unowned self] outcome in
+            let preparation: HandlerPreparation
+            switch outcome {
+            case .failure(let error):
+                preparation = .refused(
+                    HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)"))
+            case .success(let program):
+                guard !answeredLater || session.isAwaitingHandler else {
+                    // The client left (or the gateway is stopping) while the program started: stop it again.
+                    program.terminate()
+                    return
+                }
+                preparation = .ready(ProcessHandler(program: program, mode: mode, session: session, server: self))
             }
-            return .pending
+            if answeredLater { session.handlerPrepared(preparation) } else { answer = preparation }
         }
-        let program: ProgramProcess
-        do {
-            program = try self.spawnProgram(command, environment: environment.variables, terminal: mode == .pty,
-                                             countsTowardLimit: true, log: session.log)
-        } catch {
-            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
-            return .refused(HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)"))
+        answeredLater = true
+        return answer
+    }
+
+    /// Starts a per-request program (one that counts toward `maxPrograms`), on a spawn worker when
+    /// there are any, and hands it, or the spawn's error (logged here), to `done` on the loop
+    /// thread: before this returns when the spawn happened on the loop thread itself. The server
+    /// owns the program from then on, until its process group is gone.
+    func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, log: Log,
+                       _ done: @escaping (Result<ProgramProcess, SystemError>) -> Void) {
+        let finish = { (outcome: Result<ProgramProcess, SystemError>) in
+            if case .failure(let error) = outcome {
+                log.error("process.spawn_failed", [("command", command), ("error", error)])
+            }
+            done(outcome)
         }
-        return .ready(ProcessHandler(program: program, mode: mode, session: session, server: self))
+        guard let workers = self.spawnWorkers() else {
+            finish(Result { () throws(SystemError) in
+                try self.spawnProgram(command, environment: environment, terminal: terminal, countsTowardLimit: true,
+                                      log: log)
+            })
+            return
+        }
+        // Counted now, so the limit holds while spawns are in flight.
+        self.runningPrograms += 1
+        let request = SpawnWorkers.Request(executable: self.resolvedPath(of: command.executable),
+                                           arguments: command.arguments, environment: environment, terminal: terminal,
+                                           controlGroup: self.nextControlGroup())
+        workers.spawn(request) { [unowned self] result in
+            finish(result.flatMap { child in
+                Result { () throws(SystemError) in
+                    let program = try ProgramProcess(adopting: child, command: command, environment: environment,
+                                                     countsTowardLimit: true, server: self, log: log)
+                    self.programs[program.pid] = program
+                    return program
+                }
+            }.mapError { error in
+                self.runningPrograms -= 1  // a failed adoption killed and reaped the child, never counted as exited
+                return error
+            })
+        }
     }
 
     /// Per-session programs are started on these threads (see `SpawnWorkers`); made on first use.
@@ -355,39 +409,6 @@ public final class GatewayServer {
             self.workersUnavailable = true
         }
         return self.workers
-    }
-
-    /// On the loop thread, once a worker has started (or failed to start) a session's program.
-    private func programSpawned(_ result: Result<ChildProcess, SystemError>, command: ProgramCommand,
-                                mode: ProgramMode, environment: [String: String], for session: Session) {
-        let child: ChildProcess
-        switch result {
-        case .failure(let error):
-            self.runningPrograms -= 1
-            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
-            session.handlerPrepared(.refused(
-                HTTPResponse(status: 502, body: "cannot start program \(command.executable): \(error.errno)")))
-            return
-        case .success(let started):
-            child = started
-        }
-        let program: ProgramProcess
-        do {
-            program = try ProgramProcess(adopting: child, command: command, environment: environment,
-                                         countsTowardLimit: true, server: self, log: session.log)
-        } catch {
-            self.runningPrograms -= 1  // killed and reaped by the failed init, never counted as exited
-            session.log.error("process.spawn_failed", [("command", command), ("error", error)])
-            session.handlerPrepared(.refused(HTTPResponse(status: 502, body: "cannot watch program: \(error.errno)")))
-            return
-        }
-        self.programs[program.pid] = program
-        guard session.isAwaitingHandler else {
-            // The client left (or the gateway is stopping) while the program started: stop it again.
-            program.terminate()
-            return
-        }
-        session.handlerPrepared(.ready(ProcessHandler(program: program, mode: mode, session: session, server: self)))
     }
 
     /// Starts a program the server then owns until its process group is gone.

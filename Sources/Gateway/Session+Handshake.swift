@@ -4,11 +4,20 @@ import WebSocket
 extension Session {
     /// Routes the request, runs the server handshake and opens the session, or refuses with the exact status.
     func handleRequest(_ head: HTTPHead, rest: [UInt8]) {
-        self.cancelTimer(&self.handshakeTimer)
         self.request = head
         self.path = head.path ?? ""
         self.query = head.query ?? ""
         self.log.debug("handshake.request", [("method", head.method ?? "-"), ("target", head.target ?? "-")])
+        if !self.server.responders.isEmpty && !HTTPRequest.asksForUpgrade(head) {
+            self.handlePlainRequest(head, rest: rest)
+            return
+        }
+        self.handleUpgrade(head, rest: rest)
+    }
+
+    /// The WebSocket way: route, handshake, origin, handler; or the refusal that names the fault.
+    func handleUpgrade(_ head: HTTPHead, rest: [UInt8]) {
+        self.cancelTimer(&self.handshakeTimer)
         guard let route = self.server.router.route(for: self.path) else {
             self.reject(HTTPResponse(status: 404, body: "no route for \(self.path)"), logAs: "handshake.not_found")
             return

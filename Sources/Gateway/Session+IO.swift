@@ -5,14 +5,20 @@ extension Session: EventHandler {
     public func handle(_ readiness: Readiness) {
         self.isHandlingReadiness = true
         defer { self.isHandlingReadiness = false }
-        if !readiness.isDisjoint(with: [.hangup, .error])
-            && (self.readingPaused || self.readingPausedByHandler || self.isAwaitingHandler) {
-            // The client left while it was not being read: what it sent last will never be read
-            // (and cannot be, while paused), and it waits for nothing more. End the session now
-            // rather than at the next keepalive, which may never come.
-            self.log.debug("session.hangup_while_paused", [("readiness", readiness)])
-            self.receivedEOF()
-            return
+        if !readiness.isDisjoint(with: [.hangup, .error]) && !self.readsSocket {
+            if case .responding(let exchange) = self.phase, !self.inputEnded, !readiness.contains(.error) {
+                // A plain request's client half-closed (or left) while its pipelined bytes were
+                // not being read: answer what it asked, then close.
+                self.inputEnded = true
+                exchange.keepAlive = false
+            } else {
+                // The client left while it was not being read: what it sent last will never be read
+                // (and cannot be, while paused), and it waits for nothing more. End the session now
+                // rather than at the next keepalive, which may never come.
+                self.log.debug("session.hangup_while_paused", [("readiness", readiness)])
+                self.receivedEOF()
+                return
+            }
         }
         if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
             self.readAvailable()
@@ -26,7 +32,9 @@ extension Session: EventHandler {
         guard self.registration != nil else { return }  // torn down since this was scheduled
         let buffer = self.server.readBuffer
         var reads = 0
-        while reads < 4 && !self.readingPaused && !self.readingPausedByHandler {
+        while reads < 4 && !self.readingPaused && !self.readingPausedByHandler && !self.inputEnded
+            && !self.pendingInputIsFull
+        {
             let result: IOResult<Int>
             do {
                 result = try self.transport.read(into: buffer)
@@ -54,7 +62,7 @@ extension Session: EventHandler {
     /// itself: after the loop's other ready descriptors, as the fairness bound intends.
     func comeBackForBufferedInput() {
         guard self.transport.hasBufferedInput, !self.readingPaused, !self.readingPausedByHandler,
-            self.registration != nil
+            !self.inputEnded, !self.pendingInputIsFull, self.registration != nil
         else { return }
         self.server.loop.runSoon { [self] in
             if case .closed = self.phase { return }
@@ -82,6 +90,13 @@ extension Session: EventHandler {
     func process(_ bytes: UnsafeMutableRawBufferPointer) {
         switch self.phase {
         case .handshaking(var parser):
+            if self.awaitingNextRequest {
+                // The next request on a kept-alive connection has begun: now its head has the
+                // handshake timeout to arrive in.
+                self.awaitingNextRequest = false
+                self.cancelTimer(&self.handshakeTimer)
+                self.armHandshakeTimer()
+            }
             do throws(HTTPHeadParser.Failure) {
                 guard let (head, rest) = try parser.feed(bytes) else {
                     self.phase = .handshaking(parser)
@@ -98,12 +113,22 @@ extension Session: EventHandler {
             // Not normally read while preparing; anything that was is kept for the connection.
             waiting.rest.append(contentsOf: bytes)
             self.phase = .preparing(waiting)
+        case .readingBody(let pending):
+            self.receiveBody(pending, bytes)
+        case .responding:
+            self.pendingInput.append(contentsOf: bytes)
         case .rejecting, .closed:
             break  // draining what the client still sends before it sees our close
         }
     }
 
     func receivedEOF() {
+        if case .responding(let exchange) = self.phase, !self.inputEnded {
+            // A client may half-close after its request: the response still goes out, then the close.
+            self.inputEnded = true
+            exchange.keepAlive = false
+            return
+        }
         if case .open(let connection) = self.phase, connection.state != .closed {
             connection.receiveEOF()
         }
@@ -156,12 +181,25 @@ extension Session: EventHandler {
         self.isQueuedForFlush = false
         if let connection = self.connection { self.pullOutput(connection) }
         do {
-            if !self.queue.isEmpty {
-                if case .processed(let written) = try self.queue.write(to: self.transport) {
-                    self.bytesOut += written
+            // A plain response's body is produced (a file read or sent) only once the queue is
+            // written, so that it takes no more memory than the queue allows; a bounded number of
+            // rounds, so that one large file does not starve the loop's other connections.
+            for _ in 0..<16 {
+                if !self.queue.isEmpty {
+                    if case .processed(let written) = try self.queue.write(to: self.transport) {
+                        self.bytesOut += written
+                    }
+                } else if self.transport.hasPendingOutput {
+                    try self.transport.flushPendingOutput()
                 }
-            } else if self.transport.hasPendingOutput {
-                try self.transport.flushPendingOutput()
+                guard case .responding(let exchange) = self.phase, self.queue.isEmpty,
+                    !self.transport.hasPendingOutput
+                else { break }
+                if exchange.isComplete {
+                    self.finishExchange(exchange)
+                    continue
+                }
+                guard try exchange.produce(on: self.transport, readBuffer: self.server.readBuffer) else { break }
             }
         } catch {
             self.log.debug("session.write_error", [("error", error)])
@@ -177,6 +215,7 @@ extension Session: EventHandler {
             self.readingPaused = false
             self.log.debug("session.read_resumed", [("cause", "send_queue")])
             self.handler?.sessionDidDrainOutput(self)
+            if case .responding(let exchange) = self.phase { exchange.onDrain?() }
             self.comeBackForBufferedInput()
         } else if !self.readingPaused && self.queue.count > limit {
             self.readingPaused = true
@@ -195,15 +234,22 @@ extension Session: EventHandler {
         if self.closeTimer == nil { self.armCloseTimer() }
         if case .open(let connection) = self.phase, connection.state == .closed {
             self.teardown(reason: "closed")
+        } else if self.inputEnded {
+            self.teardown(reason: "closed")  // both directions are done: nothing left to drain
         }
     }
 
     func updateInterest() {
         guard let registration = self.registration else { return }
         // Paused, the client is not read, but its leaving is still watched for (see `handle`).
-        let interest = self.transport.interest(
-            reading: !self.readingPaused && !self.readingPausedByHandler && !self.isAwaitingHandler,
-            writing: !self.queue.isEmpty)
+        var exchangeWaitsToWrite = false
+        if case .responding(let exchange) = self.phase { exchangeWaitsToWrite = exchange.wantsWritable }
+        var interest = self.transport.interest(reading: self.readsSocket,
+                                               writing: !self.queue.isEmpty || exchangeWaitsToWrite)
+        if self.inputEnded {
+            // After the client's end of stream, epoll would report it again at every wait.
+            interest.subtract([.readable, .hangup])
+        }
         do {
             try self.server.loop.modify(registration, interest: interest)
         } catch {
@@ -216,6 +262,11 @@ extension Session: EventHandler {
     func reject(_ response: HTTPResponse, logAs event: String) {
         self.cancelTimer(&self.handshakeTimer)
         self.log.info(event, [("status", response.status), ("reason", response.body)])
+        if case .responding(let exchange) = self.phase {
+            // A plain request no responder took, refused as before the dispatch existed.
+            self.logRequest(exchange, status: response.status, bytes: response.body.utf8.count)
+            exchange.end()
+        }
         self.phase = .rejecting
         var response = response
         response.headers.append(contentsOf: self.server.configuration.headers)
@@ -228,6 +279,10 @@ extension Session: EventHandler {
     func teardown(reason: String) {
         if case .closed = self.phase { return }
         let wasOpen = self.connection
+        if case .responding(let exchange) = self.phase {
+            self.logRequest(exchange, status: exchange.status, bytes: exchange.bodyBytes, cancelled: true)
+            exchange.cancel()
+        }
         self.phase = .closed
         self.cancelTimer(&self.handshakeTimer)
         self.cancelTimer(&self.keepaliveTimer)

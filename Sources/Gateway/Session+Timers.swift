@@ -7,13 +7,25 @@ import WebSocket
 /// The closures hold the session `unowned`: `teardown` cancels every timer, and a weak reference
 /// would move the session's reference counts to a side table, slowing every retain of it.
 extension Session {
-    func armHandshakeTimer() {
-        self.handshakeTimer = self.server.loop.schedule(after: self.server.configuration.handshakeTimeout) {
-            [unowned self] in
+    /// The request head (and a plain request's body) must arrive within `handshakeTimeout`; on a
+    /// kept-alive connection, the next request must begin within `httpIdleTimeout` (`idle`).
+    func armHandshakeTimer(idle: Bool = false) {
+        let configuration = self.server.configuration
+        self.handshakeTimer = self.server.loop.schedule(
+            after: idle ? configuration.httpIdleTimeout : configuration.handshakeTimeout
+        ) { [unowned self] in
             self.handshakeTimer = nil
-            guard case .handshaking = self.phase else { return }
-            self.log.info("handshake.timeout")
-            self.teardown(reason: "handshake timeout")
+            switch self.phase {
+            case .handshaking, .readingBody: break
+            default: return
+            }
+            if self.awaitingNextRequest {
+                self.log.debug("http.idle_timeout")
+                self.teardown(reason: "idle between requests")
+            } else {
+                self.log.info("handshake.timeout")
+                self.teardown(reason: "handshake timeout")
+            }
         }
     }
 

@@ -12,10 +12,23 @@ public final class Session {
         case handshaking(HTTPHeadParser)
         /// The request passed; its handler (a program) is being started off the loop thread.
         case preparing(Preparation)
-        /// A refusal (an HTTP error) is queued: write it, half-close, drain until the client closes.
+        /// A plain request's head is read; its body (`Content-Length` bytes) is being read.
+        case readingBody(PendingBody)
+        /// A plain request is being answered by a responder (static files, CGI); the socket is read
+        /// only into `pendingInput` (pipelined requests), up to a bound.
+        case responding(HTTPExchange)
+        /// A last response is queued (a refusal, or the last of a connection that is not kept
+        /// alive): write it, half-close, drain until the client closes.
         case rejecting
         case open(Connection)
         case closed
+    }
+
+    /// A plain request whose body is still arriving.
+    struct PendingBody {
+        let head: HTTPHead
+        var body: [UInt8]
+        let length: Int
     }
 
     /// What a handshake waiting for its handler keeps until the handler is ready.
@@ -59,6 +72,14 @@ public final class Session {
     var isQueuedForFlush = false
     /// Inside `handle`, which flushes when it is done: output queued meanwhile needs no extra flush.
     var isHandlingReadiness = false
+
+    /// Bytes read after a plain request, the start of the next (pipelining): parsed once the
+    /// current response has been written.
+    var pendingInput: [UInt8] = []
+    /// The client ended its half of the stream: the current response is its last.
+    var inputEnded = false
+    /// Kept alive after a plain response: waiting for the next request under the idle timeout.
+    var awaitingNextRequest = false
 
     var handshakeTimer: TimerID?
     var keepaliveTimer: TimerID?

@@ -35,6 +35,17 @@ public protocol Transport: AnyObject {
 
     /// Releases the transport and closes the socket.
     func close()
+
+    /// Sends up to `count` bytes of `file` from `offset` with `sendfile(2)`, or returns nil when
+    /// this transport cannot: TLS encrypts in user space, so its owner reads the file in bounded
+    /// chunks and writes them instead.
+    func sendFile(_ file: RegularFile, from offset: Int64, count: Int) throws(TransportError) -> IOResult<Int>?
+}
+
+extension Transport {
+    public func sendFile(_ file: RegularFile, from offset: Int64, count: Int) throws(TransportError) -> IOResult<Int>? {
+        nil
+    }
 }
 
 /// Why a transport failed: a system call, or the peer breaking the transport's protocol.
@@ -97,5 +108,9 @@ public final class PlainTransport: Transport {
 
     public func close() {
         if !self.socket.isClosed { self.socket.close() }
+    }
+
+    public func sendFile(_ file: RegularFile, from offset: Int64, count: Int) throws(TransportError) -> IOResult<Int>? {
+        do { return try self.socket.sendFile(file, from: offset, count: count) } catch { throw .system(error) }
     }
 }

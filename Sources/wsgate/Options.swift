@@ -121,10 +121,16 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
             }
             logLevel = level
         case "--log-stderr": logStderr = value == "true"
+        case "--staticdir", "--cgidir":
+            guard isDirectory(value) else { throw OptionParser.Failure(description: "\(flag): '\(value)' is not a directory") }
+            if flag == "--staticdir" { configuration.staticDirectory = value } else { configuration.cgiDirectory = value }
+        case "--cgi-timeout": configuration.cgiTimeout = try positiveDuration(value, flag: flag)
+        case "--http-idle-timeout": configuration.httpIdleTimeout = try positiveDuration(value, flag: flag)
+        case "--max-request-body": configuration.maxRequestBodySize = try OptionParser.size(value, flag: flag)
         case "--devconsole", "--reverselookup":
             // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
             if value == "true" { throw unsupported(flag) }
-        case "--redirport", "--staticdir", "--cgidir":
+        case "--redirport":
             throw unsupported(flag)
         default:
             throw OptionParser.Failure(description: "unknown flag \(flag) (see wsgate --help)")
@@ -163,8 +169,8 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         try add(Route("/", handler), writtenAs: text)
         try add(Route("/*", handler), writtenAs: text)
     }
-    guard !configuration.routes.isEmpty else {
-        throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR or a COMMAND (see wsgate --help)")
+    guard !configuration.routes.isEmpty || configuration.staticDirectory != nil || configuration.cgiDirectory != nil else {
+        throw OptionParser.Failure(description: "nothing to serve: give --route PATH=HANDLER, --dir DIR, a COMMAND, --staticdir DIR or --cgidir DIR (see wsgate --help)")
     }
     if ssl {
         guard let certificate = sslFiles["--sslcert"], let key = sslFiles["--sslkey"] else {
@@ -195,7 +201,7 @@ private func unsupported(_ flag: String) -> OptionParser.Failure {
     case "--redirport": "redirecting HTTP to HTTPS is not supported yet"
     case "--reverselookup":
         "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
-    default: "static files, CGI and the dev console are not supported yet"
+    default: "the dev console is not supported yet"
     }
     return OptionParser.Failure(description: "\(flag): \(why)")
 }
@@ -286,4 +292,11 @@ extension String {
         while let last = slice.last, set.contains(last) { slice.removeLast() }
         return String(slice)
     }
+}
+
+/// A duration that must not be zero: a timeout of 0 would refuse everything at once.
+private func positiveDuration(_ text: String, flag: String) throws(OptionParser.Failure) -> Duration {
+    let duration = try OptionParser.duration(text, flag: flag)
+    guard duration > .zero else { throw OptionParser.Failure(description: "\(flag): must be more than 0") }
+    return duration
 }

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate request-path)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -25,6 +25,7 @@ gateway_sources() {
     case "$1" in
     line-splitter) echo Sources/Gateway/Process/LineSplitter.swift Sources/Gateway/Process/TextLine.swift ;;
     command-line) echo Sources/Gateway/Process/CommandLine.swift ;;
+    request-path) echo Sources/Gateway/HTTP/RequestPath.swift ;;
     shared-line | shared-json) echo "${shared[@]}" ;;
     esac
 }
@@ -37,6 +38,7 @@ fuzzer_flags() {
     utf8) echo -max_len=4096 ;;
     line-splitter) echo -max_len=4096 ;;
     command-line) echo -max_len=1024 -dict=Tests/Fuzz/Dictionaries/command-line.dict ;;
+    request-path) echo -max_len=512 -dict=Tests/Fuzz/Dictionaries/request-path.dict ;;
     shared-line) echo -max_len=2048 -dict=Tests/Fuzz/Dictionaries/shared-line.dict ;;
     shared-json) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/json.dict ;;
     deflate) echo -max_len=8192 -dict=Tests/Fuzz/Dictionaries/deflate.dict ;;
@@ -50,6 +52,7 @@ harness_name() {
     utf8) echo UTF8ValidatorFuzz ;;
     line-splitter) echo LineSplitterFuzz ;;
     command-line) echo CommandLineFuzz ;;
+    request-path) echo RequestPathFuzz ;;
     shared-line) echo SharedLineFuzz ;;
     shared-json) echo SharedJSONFuzz ;;
     deflate) echo DeflateFuzz ;;

@@ -142,11 +142,19 @@ def shared_json():
     }
 
 
+def request_path():
+    return {
+        "root": b"/", "file": b"/index.html", "dir": b"/a/b/", "dotdot": b"/../etc/passwd",
+        "encoded-dotdot": b"/%2e%2E/%2e%2e/x", "encoded-slash": b"/a%2fb", "nul": b"/a%00b", "dotfile": b"/.env",
+        "utf8": b"/caf%C3%A9/%E2%82%AC", "bad-escape": b"/a%zz%", "double-slash": b"//a//b//",
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
         "line-splitter": line_splitter(), "command-line": command_line(), "shared-line": shared_line(),
-        "shared-json": shared_json(),
+        "shared-json": shared_json(), "request-path": request_path(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target

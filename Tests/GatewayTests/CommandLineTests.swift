@@ -135,7 +135,12 @@ struct CommandLineTests {
         (["--ssl", "--sslcert", "c.pem", "--route", "/e=echo"],
          "--ssl needs --sslcert FILE and --sslkey FILE (--sslkey is missing)"),
         (["--sslcert", "c.pem", "--route", "/e=echo"], "--sslcert is for TLS: add --ssl"),
-        (["--staticdir", "/tmp", "--route", "/e=echo"], "--staticdir: static files, CGI and the dev console are not supported yet"),
+        (["--devconsole", "--route", "/e=echo"], "--devconsole: the dev console is not supported yet"),
+        (["--staticdir", "/nonexistent-dir", "--route", "/e=echo"], "--staticdir: '/nonexistent-dir' is not a directory"),
+        (["--cgidir", "/etc/hostname"], "--cgidir: '/etc/hostname' is not a directory"),
+        (["--staticdir", "/tmp", "--cgi-timeout", "0s"], "--cgi-timeout: must be more than 0"),
+        (["--staticdir", "/tmp", "--http-idle-timeout", "soon"], "--http-idle-timeout: 'soon' is not a duration"),
+        (["--staticdir", "/tmp", "--max-request-body", "0"], "--max-request-body: '0' is not a size"),
         (["--route", "/e=echo", "--log-stderr=maybe"], "--log-stderr takes no value (or =true, =false)"),
     ])
     func badCommandLineExitsTwoWithMessage(arguments: [String], message: String) throws {

@@ -56,6 +56,8 @@ final class ProgramProcess {
     private var inputQueueStart = 0
     private var inputWriteScheduled = false
     private var inputEnded = false
+    /// `finishInput` was asked for: stdin closes once the queue is written.
+    private var endInputWhenWritten = false
     private var waitingForWritable = false
     private var inputFull = false
     private var outputPaused = false
@@ -164,6 +166,14 @@ final class ProgramProcess {
         }
     }
 
+    /// Closes stdin once everything queued has been written (a CGI request body), however long
+    /// the program takes to read it; unlike `endInput`, which drops what it has not read.
+    func finishInput() {
+        guard !self.inputEnded else { return }
+        self.endInputWhenWritten = true
+        if self.queuedInputBytes == 0 { self.endInput() } else { self.scheduleInputWrite() }
+    }
+
     private func writeInput() {
         self.inputWriteScheduled = false
         guard self.queuedInputBytes > 0, !self.inputEnded else { return }
@@ -196,6 +206,10 @@ final class ProgramProcess {
         self.inputQueue.removeAll(keepingCapacity: self.inputQueue.capacity <= 64 * 1024)
         self.inputQueueStart = 0
         self.waitingForWritable = false
+        if self.endInputWhenWritten {
+            self.endInput()
+            return
+        }
         self.updateInterest()
         self.applyInputBackpressure()
     }

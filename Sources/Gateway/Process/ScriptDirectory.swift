@@ -1,4 +1,5 @@
 import Reactor
+import WebSocket
 
 /// Finds the program for a request path below a `--dir` directory, as websocketd's GetURLInfo does:
 /// walk the path's components, stop at the first file; what follows it is PATH_INFO.
@@ -16,7 +17,8 @@ enum ScriptDirectory {
     }
 
     static func lookup(_ path: String, in directory: String) -> Lookup {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Split on the byte: a combining mark after "/" would make one Character of the two.
+        let parts = path.splittingBytes(at: UInt8(ascii: "/")).dropFirst()
         guard !parts.isEmpty else { return .notFound("no program named") }
         guard let root = FileStatus.realPath(of: directory) else { return .notFound("\(directory) not found") }
         var scriptName = ""
@@ -44,7 +46,7 @@ enum ScriptDirectory {
     }
 
     /// Whether `path` is `root` or below it; both are real paths.
-    private static func isInside(_ path: String, _ root: String) -> Bool {
+    static func isInside(_ path: String, _ root: String) -> Bool {
         if root == "/" { return true }
         return path == root || path.hasPrefix(root + "/")
     }
@@ -57,7 +59,7 @@ enum ScriptDirectory {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = Self.hexValue(bytes[index + 1]), let low = Self.hexValue(bytes[index + 2])
+                let high = RequestPath.hexValue(bytes[index + 1]), let low = RequestPath.hexValue(bytes[index + 2])
             {
                 decoded.append(high << 4 | low)
                 index += 3
@@ -68,14 +70,5 @@ enum ScriptDirectory {
         }
         return decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
             .contains { $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

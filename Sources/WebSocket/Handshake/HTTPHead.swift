@@ -103,7 +103,7 @@ public struct HTTPHead: Equatable, Sendable {
 // HTTP's delimiters are bytes (RFC 9110 §5.6): trimming and splitting work on the UTF-8 view, so a
 // space or comma followed by a combining mark (one Character) is still a space or a comma.
 extension Substring {
-    func trimmingHTTPWhitespace() -> Substring {
+    package func trimmingHTTPWhitespace() -> Substring {
         let bytes = self.utf8
         var start = bytes.startIndex
         var end = bytes.endIndex
@@ -119,7 +119,7 @@ extension Substring {
 
 extension String {
     /// The parts between each `separator` byte (an ASCII delimiter), empty parts included.
-    func splittingBytes(at separator: UInt8) -> [Substring] {
+    package func splittingBytes(at separator: UInt8) -> [Substring] {
         var parts: [Substring] = []
         var start = self.utf8.startIndex
         var index = start

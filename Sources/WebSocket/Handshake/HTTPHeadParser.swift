@@ -146,7 +146,7 @@ public struct HTTPHeadParser: Sendable {
     }
 
     /// RFC 9110 §5.6.2 tchar.
-    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+    package static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
@@ -155,7 +155,7 @@ public struct HTTPHeadParser: Sendable {
         }
     }
 
-    static func quoted(_ bytes: ArraySlice<UInt8>) -> String {
+    package static func quoted(_ bytes: ArraySlice<UInt8>) -> String {
         let text = String(decoding: bytes.prefix(60), as: UTF8.self)
         return "'\(text)\(bytes.count > 60 ? "..." : "")'"
     }
