@@ -53,7 +53,8 @@ def read_pid(pidfile, timeout=TIMEOUT):
 
 def test_daemon_started_by_a_session_dies_with_the_session(tmp_path):
     script, pidfile = daemonizing_program(tmp_path)
-    server = Wsgate("--route", f"/d={script}")
+    # The subreaper scan itself: with a writable cgroup v2 hierarchy, `auto` would use a cgroup.
+    server = Wsgate("--cgroup", "off", "--route", f"/d={script}")
     try:
         async def main():
             async with client(server.url("/d")) as ws:
@@ -76,7 +77,7 @@ def test_daemon_started_by_a_session_dies_with_the_session(tmp_path):
 
 def test_daemon_of_a_long_lived_program_dies_with_wsgate(tmp_path):
     script, pidfile = daemonizing_program(tmp_path)
-    server = Wsgate("--route", f"/f=fanout:{script}")
+    server = Wsgate("--cgroup", "off", "--route", f"/f=fanout:{script}")
     try:
         pid = read_pid(pidfile)
         assert alive(pid)
