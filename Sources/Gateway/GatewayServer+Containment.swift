@@ -42,6 +42,7 @@ extension GatewayServer {
             }
             base = own
         }
+        Self.removeStaleGroups(in: base)
         let root = base.child("wsgate-\(getpid())")
         do {
             try root.create()
@@ -84,22 +85,25 @@ extension GatewayServer {
         }
     }
 
-    /// At the end of `run`: every group emptied and removed, then wsgate's own, waiting up to a
-    /// second for killed processes to go.
+    /// At the end of `run`, or when start-up fails: everything in wsgate's groups killed, the
+    /// groups removed, waiting up to a second for killed processes to go.
     func removeControlGroups() {
         guard let root = self.controlGroupRoot else { return }
         if let timer = self.retiringTimer { self.loop.cancel(timer) }
         self.retiringTimer = nil
-        let leftovers = self.retiringGroups + self.programs.values.compactMap(\.controlGroup)
         self.retiringGroups = []
-        for group in leftovers { group.killAll() }
-        var waiting = leftovers
-        for _ in 0..<100 where !waiting.isEmpty {
-            waiting.removeAll { $0.remove() }
-            if !waiting.isEmpty { usleep(10_000) }
-        }
-        if !root.remove() {
+        if !root.removeAll() {
             self.configuration.log.error("server.containment", [("cgroup", root.path), ("error", "not empty at exit")])
+        }
+        self.controlGroupRoot = nil
+    }
+
+    /// Groups an earlier wsgate left when it was killed (SIGKILL runs no clean-up): `wsgate-PID`
+    /// whose PID is no longer running.
+    private static func removeStaleGroups(in base: ControlGroup) {
+        for name in base.children() where name.hasPrefix("wsgate-") {
+            guard let pid = pid_t(name.dropFirst("wsgate-".count)), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            base.child(name).removeAll(patience: .milliseconds(100))
         }
     }
 }

@@ -141,6 +141,7 @@ public final class GatewayServer {
             // freeing it here too was a double free (a port in use aborted the process).
             self.closeListeners()
             for program in Array(self.programs.values) { program.kill() }
+            self.removeControlGroups()
             self.loop.close()
             throw error
         }

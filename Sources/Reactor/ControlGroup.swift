@@ -53,6 +53,36 @@ public struct ControlGroup: Hashable, Sendable, CustomStringConvertible {
         readWholeFile(self.path + "/cgroup.procs").split(whereSeparator: \.isNewline).compactMap { pid_t($0) }
     }
 
+    /// The groups directly below this one, by name.
+    /// The corresponding C functions are `opendir(3)` and `readdir(3)`.
+    public func children() -> [String] {
+        guard let directory = opendir(self.path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Kills everything in this group and below, then removes the groups below and this one,
+    /// waiting up to `patience` for the killed processes to go.
+    /// - Returns: whether the group is gone.
+    @discardableResult
+    public func removeAll(patience: Duration = .seconds(1)) -> Bool {
+        self.killAll()
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        while true {
+            for name in self.children() { self.child(name).removeAll(patience: .zero) }
+            if self.remove() { return true }
+            if clock.now >= deadline { return false }
+            usleep(10_000)
+        }
+    }
+
     /// Removes the directory, which the kernel allows only once no process is left in it.
     /// - Returns: false while processes remain (EBUSY; a killed one takes a moment to exit);
     ///   true when it is gone, or was already.
