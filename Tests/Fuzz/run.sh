@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json toml)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -26,6 +26,7 @@ gateway_sources() {
     line-splitter) echo Sources/Gateway/Process/LineSplitter.swift Sources/Gateway/Process/TextLine.swift ;;
     command-line) echo Sources/Gateway/Process/CommandLine.swift ;;
     shared-line | shared-json) echo "${shared[@]}" ;;
+    toml) echo Sources/Gateway/Config/TOMLValue.swift Sources/Gateway/Config/TOMLParser.swift Sources/Gateway/Config/TOMLWriter.swift ;;
     esac
 }
 
@@ -39,6 +40,7 @@ fuzzer_flags() {
     command-line) echo -max_len=1024 -dict=Tests/Fuzz/Dictionaries/command-line.dict ;;
     shared-line) echo -max_len=2048 -dict=Tests/Fuzz/Dictionaries/shared-line.dict ;;
     shared-json) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/json.dict ;;
+    toml) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/toml.dict ;;
     esac
 }
 
@@ -51,6 +53,7 @@ harness_name() {
     command-line) echo CommandLineFuzz ;;
     shared-line) echo SharedLineFuzz ;;
     shared-json) echo SharedJSONFuzz ;;
+    toml) echo TOMLFuzz ;;
     esac
 }
 
