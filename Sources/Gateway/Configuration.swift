@@ -75,6 +75,9 @@ extension GatewayServer {
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()
+        /// Where SIGHUP gets the configuration to change to (the wsgate command reads its `--config`
+        /// file again); nil: SIGHUP reloads only the TLS files. See `GatewayServer.reload`.
+        public var reloadConfiguration: (() throws -> Configuration)?
 
         public init() {}
     }

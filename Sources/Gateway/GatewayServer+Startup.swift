@@ -34,6 +34,9 @@ extension GatewayServer {
             }
             log.info("server.listen", fields)
         }
+        if let note = self.containmentNote {
+            log.info("server.containment", [("mechanism", note.mechanism), ("cgroup", note.cgroup)])
+        }
     }
 
     /// `ws://127.0.0.1:8080`, `ws://[::1]:8080`; a wildcard address as its family's loopback address.

@@ -13,26 +13,30 @@ import WebSocket
 /// SIGINT and SIGTERM start a graceful shutdown: stop accepting, close every session with 1001,
 /// wait for the closes up to `shutdownTimeout`, then return.
 public final class GatewayServer {
-    public let configuration: Configuration
+    /// The configuration in force: the one given, or the last one `reload` accepted.
+    public internal(set) var configuration: Configuration
     let loop: EventLoop
-    let router: Router
-    let handshake: ServerHandshake
+    /// Routes new requests are matched against; a reload replaces it.
+    var router: Router
+    /// What a session runs with before its request is routed (a refusal's headers).
+    var defaultSettings: RouteSettings
     /// One read buffer for every session: reads are processed before the next one starts, and the
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
     /// zlib streams every session without context takeover compresses and inflates with: one set
     /// per loop, instead of up to 300 KiB per session.
     let deflateStreams = PerMessageDeflate.SharedStreams()
-    let originPolicy: OriginPolicy
     /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): CGI scripts
     /// before static files, as websocketd does, so a script's source is never served as a file.
     /// Empty when neither is configured: plain requests are then refused as they always were.
     private(set) var responders: [any HTTPResponder] = []
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.
-    private var services: [String: any RouteService] = [:]
+    var services: [String: any RouteService] = [:]
     /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
     private(set) var runningPrograms = 0
+    /// The same, by route pattern (what each route's own `maxPrograms` bounds).
+    private var runningProgramsByRoute: [String: Int] = [:]
     /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
     /// (their sessions may be long gone), and shutdown waits for them.
     private(set) var programs: [Int32: ProgramProcess] = [:]
@@ -55,6 +59,8 @@ public final class GatewayServer {
     /// Groups of finished programs that still hold a process that is dying.
     var retiringGroups: [ControlGroup] = []
     var retiringTimer: TimerID?
+    /// What contains programs, for the start-up line: the mechanism, and the cgroup or why none.
+    var containmentNote: (mechanism: String, cgroup: String)?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
     /// Scratch for every TLS session of this loop; nil without TLS.
@@ -75,11 +81,9 @@ public final class GatewayServer {
         self.configuration = configuration
         try EventLoop.ignoreSIGPIPE()
         self.loop = try EventLoop()
-        self.router = Router(configuration.routes)
-        self.handshake = ServerHandshake(subprotocols: configuration.subprotocols,
-                                         extraHeaders: configuration.headers + configuration.upgradeHeaders)
-        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin,
-                                         tls: configuration.tls != nil)
+        let served = configuration.routes.map { ServedRoute($0, defaults: configuration) }
+        self.router = Router(served)
+        self.defaultSettings = RouteSettings(configuration)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
@@ -126,14 +130,14 @@ public final class GatewayServer {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
             }
-            for route in configuration.routes {
-                guard let key = Self.serviceKey(for: route), self.services[key] == nil,
+            for route in served {
+                guard let key = Self.serviceKey(for: route.route), self.services[key] == nil,
                       let service = self.makeService(for: route) else { continue }
                 self.services[key] = service
                 do {
                     try service.start()
                 } catch {
-                    throw StartupError(description: "cannot start the program of \(route.pattern) (\(route.handler.name)): \(error)")
+                    throw StartupError(description: "cannot start the program of \(route.pattern) (\(route.route.handler.name)): \(error)")
                 }
             }
         } catch {
@@ -190,8 +194,9 @@ public final class GatewayServer {
         if self.configuration.containsOrphans {
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
-        if self.configuration.tls != nil {
-            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadTLS() }
+        if self.configuration.tls != nil || self.configuration.reloadConfiguration != nil {
+            // The configuration file and the TLS files, in one reload (GatewayServer+Reload.swift).
+            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnSignal() }
         }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
@@ -297,17 +302,19 @@ public final class GatewayServer {
     }
 
     /// The route-wide service a route needs, if any.
-    private func makeService(for route: Route) -> (any RouteService)? {
-        switch route.handler {
+    func makeService(for served: ServedRoute) -> (any RouteService)? {
+        switch served.route.handler {
         case .broadcast: return BroadcastRooms()
         case .program(let command, let mode) where !mode.isPerSession:
-            return LongLivedProgramService(pattern: route.pattern, command: command, mode: mode, server: self)
+            return LongLivedProgramService(pattern: served.pattern, command: command, mode: mode,
+                                           settings: served.settings, server: self)
         default: return nil
         }
     }
 
     /// The handler for a session that passed the handshake, or the HTTP refusal to send instead.
-    func prepareHandler(_ route: Route, for session: Session, request: HTTPHead) -> HandlerPreparation {
+    func prepareHandler(_ served: ServedRoute, for session: Session, request: HTTPHead) -> HandlerPreparation {
+        let route = served.route
         if let key = Self.serviceKey(for: route), let service = self.services[key] {
             return service.prepareHandler(for: session, request: request)
         }
@@ -317,29 +324,33 @@ public final class GatewayServer {
         case .custom(_, let make): return .ready(make(session))
         case .program(let command, let mode):
             let (scriptName, pathInfo) = route.scriptNameAndPathInfo(for: session.path)
-            return self.startProgram(command, mode: mode, scriptName: scriptName, pathInfo: pathInfo, for: session)
+            return self.startProgram(command, mode: mode, scriptName: scriptName, pathInfo: pathInfo,
+                                     route: route.pattern, for: session)
         case .directory(let directory, let mode):
             switch ScriptDirectory.lookup(session.path, in: directory) {
             case .notFound(let why):
                 return .refused(HTTPResponse(status: 404, body: why))
             case .found(let file, let scriptName, let pathInfo):
                 return self.startProgram(ProgramCommand(executable: file), mode: mode, scriptName: scriptName,
-                                         pathInfo: pathInfo, for: session)
+                                         pathInfo: pathInfo, route: route.pattern, for: session)
             }
         }
     }
 
     private func startProgram(_ command: ProgramCommand, mode: ProgramMode, scriptName: String, pathInfo: String,
-                              for session: Session) -> HandlerPreparation {
+                              route: String, for session: Session) -> HandlerPreparation {
         if let limit = self.configuration.maxPrograms, self.runningPrograms >= limit {
             return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
+        }
+        if let limit = session.settings.maxPrograms, self.runningProgramsByRoute[route, default: 0] >= limit {
+            return .refused(HTTPResponse(status: 503, body: "too many programs running on \(route) (limit \(limit))"))
         }
         let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
         // `launchProgram` answers at once when it spawns on the loop thread, later from a worker.
         var answer = HandlerPreparation.pending
         var answeredLater = false
-        self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, log: session.log) {
-            [unowned self] outcome in
+        self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, countedRoute: route,
+                           settings: session.settings, log: session.log) { [unowned self] outcome in
             let preparation: HandlerPreparation
             switch outcome {
             case .failure(let error):
@@ -359,11 +370,13 @@ public final class GatewayServer {
         return answer
     }
 
-    /// Starts a per-request program (one that counts toward `maxPrograms`), on a spawn worker when
-    /// there are any, and hands it, or the spawn's error (logged here), to `done` on the loop
-    /// thread: before this returns when the spawn happened on the loop thread itself. The server
-    /// owns the program from then on, until its process group is gone.
-    func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, log: Log,
+    /// Starts a per-request program (one that counts toward `maxPrograms` and toward
+    /// `countedRoute`'s own bound), on a spawn worker when there are any, and hands it, or the
+    /// spawn's error (logged here), to `done` on the loop thread: before this returns when the
+    /// spawn happened on the loop thread itself. The server owns the program from then on, until
+    /// its process group is gone.
+    func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String,
+                       settings: RouteSettings, log: Log,
                        _ done: @escaping (Result<ProgramProcess, SystemError>) -> Void) {
         let finish = { (outcome: Result<ProgramProcess, SystemError>) in
             if case .failure(let error) = outcome {
@@ -373,13 +386,13 @@ public final class GatewayServer {
         }
         guard let workers = self.spawnWorkers() else {
             finish(Result { () throws(SystemError) in
-                try self.spawnProgram(command, environment: environment, terminal: terminal, countsTowardLimit: true,
-                                      log: log)
+                try self.spawnProgram(command, environment: environment, terminal: terminal, countedRoute: countedRoute,
+                                      settings: settings, log: log)
             })
             return
         }
-        // Counted now, so the limit holds while spawns are in flight.
-        self.runningPrograms += 1
+        // Counted now, so the limits hold while spawns are in flight.
+        self.countProgram(for: countedRoute)
         let request = SpawnWorkers.Request(executable: self.resolvedPath(of: command.executable),
                                            arguments: command.arguments, environment: environment, terminal: terminal,
                                            controlGroup: self.nextControlGroup())
@@ -387,12 +400,14 @@ public final class GatewayServer {
             finish(result.flatMap { child in
                 Result { () throws(SystemError) in
                     let program = try ProgramProcess(adopting: child, command: command, environment: environment,
-                                                     countsTowardLimit: true, server: self, log: log)
+                                                     countedRoute: countedRoute, settings: settings, server: self,
+                                                     log: log)
                     self.programs[program.pid] = program
                     return program
                 }
             }.mapError { error in
-                self.runningPrograms -= 1  // a failed adoption killed and reaped the child, never counted as exited
+                // A failed adoption killed and reaped the child, never counted as exited.
+                self.childDidExit(countedFor: countedRoute)
                 return error
             })
         }
@@ -413,23 +428,25 @@ public final class GatewayServer {
     }
 
     /// Starts a program the server then owns until its process group is gone.
-    func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
-                      log: Log) throws(SystemError) -> ProgramProcess {
+    func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String?,
+                      settings: RouteSettings, log: Log) throws(SystemError) -> ProgramProcess {
         let program = try ProgramProcess(
             spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-            terminal: terminal, controlGroup: self.nextControlGroup(), countsTowardLimit: countsTowardLimit,
+            terminal: terminal, controlGroup: self.nextControlGroup(), countedRoute: countedRoute, settings: settings,
             server: self, log: log)
-        if countsTowardLimit { self.runningPrograms += 1 }
+        if let route = countedRoute { self.countProgram(for: route) }
         self.programs[program.pid] = program
         return program
     }
 
-    /// The variables of wsgate's own environment that `--passenv` names.
-    func passedEnvironment() -> [String: String] {
+    /// The operator's variables for a route's programs: those of wsgate's own environment that
+    /// `--passenv` names, then the route's `env`.
+    func passedEnvironment(_ settings: RouteSettings) -> [String: String] {
         var inherited: [String: String] = [:]
-        for name in self.configuration.passEnvironment {
+        for name in settings.passEnvironment {
             if let value = ProcessEnvironment.value(of: name) { inherited[name] = value }
         }
+        inherited.merge(settings.environment) { _, extra in extra }
         return inherited
     }
 
@@ -441,7 +458,7 @@ public final class GatewayServer {
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
                   tls: session.tlsPeer),
-            passing: self.passedEnvironment())
+            passing: self.passedEnvironment(session.settings))
     }
 
     /// The path to run for a program name: a bare name is looked up in PATH once, not at every
@@ -469,8 +486,15 @@ public final class GatewayServer {
         return String(self.lastUniqueID)
     }
 
-    func childDidExit() {
+    private func countProgram(for route: String) {
+        self.runningPrograms += 1
+        self.runningProgramsByRoute[route, default: 0] += 1
+    }
+
+    func childDidExit(countedFor route: String) {
         self.runningPrograms -= 1
+        self.runningProgramsByRoute[route, default: 1] -= 1
+        if self.runningProgramsByRoute[route] == 0 { self.runningProgramsByRoute[route] = nil }
     }
 
     func programDidRelease(_ program: ProgramProcess) {

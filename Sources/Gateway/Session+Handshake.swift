@@ -22,15 +22,17 @@ extension Session {
             self.reject(HTTPResponse(status: 404, body: "no route for \(self.path)"), logAs: "handshake.not_found")
             return
         }
+        // From here on the session runs with its route's settings, whatever a reload does later.
+        self.settings = route.settings
         let accepted: ServerHandshake.Accepted
-        switch self.server.handshake.accept(head, compression: route.compression) {
+        switch route.handshake.accept(head, compression: route.settings.compression) {
         case .failure(let failure):
             self.reject(failure.response, logAs: "handshake.refused")
             return
         case .success(let success):
             accepted = success
         }
-        if let refusal = self.server.originPolicy.refusal(for: head) {
+        if let refusal = route.originPolicy.refusal(for: head) {
             self.reject(HTTPResponse(status: 403, body: refusal), logAs: "handshake.forbidden_origin")
             return
         }
@@ -68,15 +70,15 @@ extension Session {
         return false
     }
 
-    private func open(route: Route, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
+    private func open(route served: ServedRoute, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
         self.subprotocol = accepted.subprotocol
-        self.handlerName = route.handler.name
-        if let agreement = accepted.deflate, let compression = route.compression {
+        self.handlerName = served.route.handler.name
+        if let agreement = accepted.deflate, let compression = served.settings.compression {
             self.deflate = PerMessageDeflate(side: .server, agreement: agreement, configuration: compression,
                                              shared: self.server.deflateStreams)
         }
         let connection = Connection(
-            side: .server, configuration: .init(maxMessageSize: self.server.configuration.maxMessageSize),
+            side: .server, configuration: .init(maxMessageSize: self.settings.maxMessageSize),
             extensions: self.deflate.map { [$0] } ?? [], log: self.log.enabled(.debug) ? self.connectionLog() : nil)
         self.phase = .open(connection)
         self.queue.appendHTTPResponse(accepted.response.serialized())

@@ -210,7 +210,7 @@ extension Session: EventHandler {
             self.shutDownWrite()
         }
         // RFC-agnostic flow control: a client that does not read its replies stops being read.
-        let limit = self.server.configuration.maxQueuedBytes
+        let limit = self.settings.maxQueuedBytes
         if self.readingPaused && self.queue.count <= limit / 2 {
             self.readingPaused = false
             self.log.debug("session.read_resumed", [("cause", "send_queue")])
@@ -269,8 +269,8 @@ extension Session: EventHandler {
         }
         self.phase = .rejecting
         var response = response
-        response.headers.append(contentsOf: self.server.configuration.headers)
-        response.headers.append(contentsOf: self.server.configuration.refusalHeaders)
+        response.headers.append(contentsOf: self.settings.headers)
+        response.headers.append(contentsOf: self.settings.refusalHeaders)
         self.queue.appendHTTPResponse(response.serialized())
         self.endOfStreamRequested = true
     }

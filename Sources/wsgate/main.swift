@@ -9,6 +9,7 @@ if CommandLine.arguments.count > 1 {
     case "bench": exit(runBench(rest))
     case "client": exit(runClient(rest))
     case "send": exit(runSend(rest))
+    case "check": exit(runCheck(rest))
     case "help": print(usage, terminator: ""); exit(0)
     case "version": print(version); exit(0)
     default: break
