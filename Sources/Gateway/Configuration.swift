@@ -56,6 +56,10 @@ extension GatewayServer {
         /// stops. It makes this process reap children it did not start through the gateway, so it
         /// is off for embedders whose own code waits for children; the wsgate command turns it on.
         public var containsOrphans = false
+        /// Who may open sessions (`--auth`), for each route without an `auth` of its own; nil: anyone.
+        public var auth: AuthPolicy?
+        /// How long an auth command may run before it is killed and the request refused with 403.
+        public var authCommandTimeout: Duration = .seconds(5)
         /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
         public var tls: TLSSettings?
         /// SERVER_SOFTWARE in programs' environment.

@@ -46,6 +46,14 @@ public final class GatewayServer {
     var tlsContext: TLSContext?
     /// Scratch for every TLS session of this loop; nil without TLS.
     let tlsBuffers: TLSTransport.Buffers?
+    /// The htpasswd and token files of the routes' auth policies (see GatewayServer+Auth.swift).
+    var credentials = CredentialStore()
+    /// Keys of user and password pairs that passed a crypt(3) check since the last reload.
+    var passwordCache = Set<[UInt8]>()
+    let passwordCacheSalt = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    var passwordWorkers: BlockingWorkers?
+    /// Auth commands running: the orphan reaper must leave them to their watchers.
+    var authCommandPids = Set<Int32>()
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -75,6 +83,11 @@ public final class GatewayServer {
         do {
             if let tls = configuration.tls {
                 self.tlsContext = try Self.makeTLSContext(tls)
+            }
+            do {
+                self.credentials = try CredentialStore.load(for: self.authPolicies)
+            } catch {
+                throw StartupError(description: "--auth: \(error)")
             }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
@@ -169,9 +182,7 @@ public final class GatewayServer {
         if self.configuration.containsOrphans {
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
-        if self.configuration.tls != nil {
-            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadTLS() }
-        }
+        try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnHangup() }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
         self.logStartup()
@@ -335,7 +346,7 @@ public final class GatewayServer {
 
     /// Per-session programs are started on these threads (see `SpawnWorkers`); made on first use.
     /// nil when threads cannot be made: spawning then happens on the loop thread.
-    private func spawnWorkers() -> SpawnWorkers? {
+    func spawnWorkers() -> SpawnWorkers? {
         if let workers = self.workers { return workers }
         guard !self.workersUnavailable else { return nil }
         do {
@@ -407,14 +418,14 @@ public final class GatewayServer {
                   remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
-                  tls: session.tlsPeer),
+                  tls: session.tlsPeer, authentication: session.authentication),
             passing: self.passedEnvironment())
     }
 
     /// The path to run for a program name: a bare name is looked up in PATH once, not at every
     /// spawn (one access(2) per PATH entry). A name that no longer resolves is tried as given, so
     /// the spawn reports the failure.
-    private func resolvedPath(of executable: String) -> String {
+    func resolvedPath(of executable: String) -> String {
         if executable.contains("/") { return executable }
         if let path = self.resolvedExecutables[executable] { return path }
         guard let path = ChildProcess.findExecutable(executable) else { return executable }
@@ -464,7 +475,9 @@ public final class GatewayServer {
     /// Collects orphans that exited, leaving the gateway's own programs to their pidfd watchers.
     func reapOrphans() {
         // A child a spawn worker started is ours before the loop has adopted it into `programs`.
-        Orphans.reapExited(sparing: { self.programs[$0] != nil || self.workers?.mayOwn($0) == true })
+        Orphans.reapExited(sparing: {
+            self.programs[$0] != nil || self.authCommandPids.contains($0) || self.workers?.mayOwn($0) == true
+        })
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

@@ -25,6 +25,16 @@ extension Session {
             self.reject(HTTPResponse(status: 403, body: refusal), logAs: "handshake.forbidden_origin")
             return
         }
+        if let policy = route.auth ?? self.server.configuration.auth {
+            self.authenticate(under: policy, route: route, accepted: accepted, rest: rest)
+        } else {
+            self.startHandler(route: route, accepted: accepted, rest: rest)
+        }
+    }
+
+    /// Prepares the route's handler and opens the session, or waits while a program starts.
+    func startHandler(route: Route, accepted: ServerHandshake.Accepted, rest: [UInt8]) {
+        guard let head = self.request else { preconditionFailure("startHandler before the request") }
         // A program is started before the 101, so that one that cannot start is an HTTP error.
         switch self.server.prepareHandler(route, for: self, request: head) {
         case .refused(let response):

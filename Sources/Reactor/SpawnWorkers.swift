@@ -16,12 +16,17 @@ public final class SpawnWorkers {
         public var arguments: [String]
         public var environment: [String: String]
         public var terminal: Bool
+        /// stdin from /dev/null and stderr on wsgate's own (a check that only answers on stdout),
+        /// instead of pipes.
+        public var quiet: Bool
 
-        public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool) {
+        public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool,
+                    quiet: Bool = false) {
             self.executable = executable
             self.arguments = arguments
             self.environment = environment
             self.terminal = terminal
+            self.quiet = quiet
         }
     }
 
@@ -99,8 +104,8 @@ public final class SpawnWorkers {
         Result { () throws(SystemError) in
             try ChildProcess.spawn(
                 executable: request.executable, arguments: request.arguments, environment: request.environment,
-                standardInput: request.terminal ? .terminal : .pipe,
-                standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe)
+                standardInput: request.terminal ? .terminal : request.quiet ? .discard : .pipe,
+                standardOutput: request.terminal ? .terminal : .pipe, standardError: request.quiet ? .inherit : .pipe)
         }
     }
 

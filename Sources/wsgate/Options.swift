@@ -73,6 +73,14 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--origin":
             configuration.allowedOrigins = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
         case "--sameorigin": configuration.sameOrigin = value == "true"
+        case "--auth":
+            do {
+                let policy = try AuthPolicy(parsing: value)
+                if case .command(let command) = policy { _ = try checkedProgram(command) }
+                configuration.auth = policy
+            } catch {
+                throw OptionParser.Failure(description: "--auth: \(error)")
+            }
         case "--header", "--header-ws", "--header-http":
             let header = try parseHeader(value, flag: flag)
             switch flag {

@@ -100,6 +100,9 @@ enum ServeFlags {
               "allowed Origins, comma-separated: host, host:port or\n"
                 + "scheme://host[:port]; others get 403 (default any)"),
         .init("--sameorigin", nil, .security, "only allow an Origin with the request's host and port; 403 otherwise"),
+        .init("--auth", "KIND:ARG", .security,
+              "who may connect, on every route: basic:HTPASSWD, bearer:TOKENS or\n"
+                + "command:PROGRAM (exit 0 allows); 401/403 otherwise; SIGHUP re-reads"),
         .init("--header", "'NAME: VALUE'", .security, "add a header to every response (repeatable)"),
         .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)"),
         .init("--header-http", "'NAME: VALUE'", .security, "add a header to refusals only (repeatable)"),

@@ -26,6 +26,8 @@ struct CGIEnvironment {
         var serverSoftware: String
         /// Over TLS, what the client's certificate said; nil over plain TCP.
         var tls: TLSPeer? = nil
+        /// Who the route's auth policy let in: REMOTE_USER and AUTH_TYPE; nil leaves them empty.
+        var authentication: Authentication? = nil
     }
 
     /// The TLS facts a program sees, under Apache mod_ssl's names (nginx's `$ssl_client_s_dn` and
@@ -59,6 +61,10 @@ struct CGIEnvironment {
         // Part of CGI but meaningless here: set empty so nothing leaks in from outside.
         for name in ["AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"] {
             self.set(name, "")
+        }
+        if let who = request.authentication {
+            self.set("AUTH_TYPE", who.type)
+            self.set("REMOTE_USER", who.user)
         }
         if let tls = request.tls {
             self.set("HTTPS", "on")
