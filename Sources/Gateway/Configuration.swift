@@ -9,6 +9,10 @@ extension GatewayServer {
         public var addresses: [String] = ["0.0.0.0", "::"]
         /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
         public var port: UInt16 = 8080
+        /// Unix-domain sockets to listen on as well (`--unixsocket`); with no `addresses`, only these.
+        public var unixSockets: [String] = []
+        /// The file mode of each Unix socket (`--unixsocket-mode`): who may connect.
+        public var unixSocketMode: UInt32 = 0o660
         public var routes: [Route] = []
         /// Connections at once, counting handshakes in progress; beyond it new clients get 503. nil:
         /// what the descriptor limit allows (see `GatewayServer.maxConnections`), so that clients get

@@ -13,7 +13,7 @@ extension GatewayServer {
         let log = self.configuration.log
         guard log.enabled(.info) else { return }
         let scheme = self.configuration.tls == nil ? "ws" : "wss"
-        let firstURL = self.boundAddresses.first.map { Self.baseURL(of: $0, scheme: scheme) }
+        let firstURL = self.boundAddresses.first { !$0.isUnix }.map { Self.baseURL(of: $0, scheme: scheme) }
         for route in self.configuration.routes {
             var fields = Self.describe(route.handler)
             fields.insert(("path", route.pattern), at: 0)
@@ -21,6 +21,10 @@ extension GatewayServer {
             log.info("server.route", fields)
         }
         for address in self.boundAddresses {
+            if let path = address.unixPath {
+                log.info("server.listen", [("unix", path), ("mode", "0" + String(self.configuration.unixSocketMode, radix: 8))])
+                continue
+            }
             var fields: [(String, any CustomStringConvertible)] = [
                 ("address", address), ("url", Self.baseURL(of: address, scheme: scheme) + "/"),
             ]

@@ -110,10 +110,16 @@ public final class GatewayServer {
                 } catch {
                     throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
-                let listener = Listener(socket: socket, address: bound, server: self)
-                self.listeners.append(listener)
-                listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
-                self.boundAddresses.append(bound)
+                try self.addListener(socket, address: bound)
+            }
+            for path in configuration.unixSockets {
+                let socket: Socket
+                do {
+                    socket = try Socket.listen(unixPath: path, mode: configuration.unixSocketMode)
+                } catch {
+                    throw StartupError(description: "cannot listen on unix:\(error)")
+                }
+                try self.addListener(socket, address: try SocketAddress(unixPath: path), removesFile: path)
             }
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
@@ -228,6 +234,15 @@ public final class GatewayServer {
         self.loop.stop()
     }
 
+    /// Accepts on `socket` from now on; `removesFile`: a Unix socket file to remove when it closes.
+    private func addListener(_ socket: Socket, address: SocketAddress, removesFile: String? = nil) throws(SystemError) {
+        let listener = Listener(socket: socket, address: address, server: self)
+        listener.removesFile = removesFile
+        self.listeners.append(listener)
+        listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
+        self.boundAddresses.append(address)
+    }
+
     private func closeListeners() {
         for listener in self.listeners { listener.close() }
         self.listeners = []
@@ -236,7 +251,7 @@ public final class GatewayServer {
     // MARK: Sessions
 
     func accepted(_ socket: Socket, from remote: SocketAddress) {
-        try? socket.setNoDelay(true)
+        if !remote.isUnix { try? socket.setNoDelay(true) }
         let id = self.nextSessionID
         self.nextSessionID += 1
         let overloaded = self.sessions.count >= self.maxConnections
@@ -415,7 +430,9 @@ public final class GatewayServer {
     func cgiEnvironment(for session: Session, scriptName: String, pathInfo: String) -> CGIEnvironment {
         CGIEnvironment(
             .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
-                  remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
+                  // websocketd's values for a client on a Unix socket.
+                  remoteHost: session.remoteAddress.isUnix ? "unix-socket" : session.remoteAddress.host,
+                  remotePort: session.remoteAddress.isUnix ? nil : session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
                   tls: session.tlsPeer, authentication: session.authentication),

@@ -46,6 +46,12 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--port":
             configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
             portGiven = true
+        case "--unixsocket": configuration.unixSockets.append(value)
+        case "--unixsocket-mode":
+            guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
+                throw OptionParser.Failure(description: "--unixsocket-mode: '\(value)' is not an octal file mode such as 0660")
+            }
+            configuration.unixSocketMode = mode
         case "--ssl": ssl = value == "true"
         case "--sslcert", "--sslkey", "--sslca": sslFiles[flag] = value
         case "--ping-interval":
@@ -182,7 +188,12 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     } else if let flag = compressionFlags.first {
         throw OptionParser.Failure(description: "\(flag) needs --compression")
     }
-    if !addresses.isEmpty { configuration.addresses = addresses }
+    if !addresses.isEmpty {
+        configuration.addresses = addresses
+    } else if !configuration.unixSockets.isEmpty && !portGiven {
+        // Only Unix sockets were asked for: no TCP listener.
+        configuration.addresses = []
+    }
     configuration.log = Log(level: logLevel, programStderr: logStderr)
     configuration.containsOrphans = true
     return .serve(configuration)

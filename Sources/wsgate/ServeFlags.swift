@@ -49,6 +49,10 @@ enum ServeFlags {
               "listen on ADDR: 127.0.0.1, ::1, [::1], or a name such as localhost\n"
                 + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)"),
         .init("--port", "N", .serving, "TCP port (default 8080; 0 picks a free one)"),
+        .init("--unixsocket", "PATH", .serving,
+              "listen on a Unix socket too (repeatable); without --address or\n"
+                + "--port, only there. A stale socket file is replaced, a live one refused"),
+        .init("--unixsocket-mode", "MODE", .serving, "octal file mode of --unixsocket files (default 0660)"),
         .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)"),
 
         .init("--dir", "[MODE:]DIR", .handlers,

@@ -28,14 +28,19 @@ TIMEOUT = 5
 class Wsgate:
     """One wsgate process listening on 127.0.0.1 on a free port."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, tcp=True, env=None, pass_fds=()):
+        """tcp=False: no --address/--port of its own (Unix sockets, passed sockets); then `port`
+        is the first TCP port it reports, or None when it reports only Unix sockets."""
         if not BINARY.exists():
             pytest.fail(f"wsgate binary not found at {BINARY}: run swift build or set WSGATE_BIN")
+        listen = ["--address", "127.0.0.1", "--port", "0"] if tcp else []
         self.process = subprocess.Popen(
-            [str(BINARY), "--address", "127.0.0.1", "--port", "0", "--loglevel", "info", *flags],
+            [str(BINARY), *listen, "--loglevel", "info", *flags],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=env,
+            pass_fds=pass_fds,
         )
         self.lines = []
         self.port = self._read_port()
@@ -64,6 +69,8 @@ class Wsgate:
                 match = re.search(r"event=server\.listen .*address=\S+:(\d+)", text)
                 if match:
                     return int(match.group(1))
+                if re.search(r"event=server\.listen .*unix=", text):
+                    return None
         self.stop()
         pytest.fail("wsgate did not report its port; stderr: " + "\n".join(self.lines) + buffer.decode())
 
@@ -102,8 +109,8 @@ def wsgate():
     """A factory: wsgate(*flags) starts one; all are stopped after the test."""
     started = []
 
-    def start(*flags):
-        server = Wsgate(*flags)
+    def start(*flags, **options):
+        server = Wsgate(*flags, **options)
         started.append(server)
         return server
 

@@ -18,7 +18,8 @@ struct CGIEnvironment {
     struct Request {
         var head: HTTPHead
         var remoteHost: String
-        var remotePort: UInt16
+        /// nil for a client on a Unix socket: REMOTE_PORT is empty.
+        var remotePort: UInt16?
         var localPort: UInt16
         var scriptName: String
         var pathInfo: String
@@ -46,7 +47,7 @@ struct CGIEnvironment {
         self.set("SERVER_SOFTWARE", request.serverSoftware)
         self.set("REMOTE_ADDR", request.remoteHost)
         self.set("REMOTE_HOST", request.remoteHost)
-        self.set("REMOTE_PORT", String(request.remotePort))
+        self.set("REMOTE_PORT", request.remotePort.map { String($0) } ?? "")
         self.set("SERVER_NAME", serverName)
         self.set("SERVER_PORT", serverPort)
         self.set("SERVER_PROTOCOL", Self.version(head))
