@@ -9,6 +9,11 @@ extension GatewayServer {
         public var addresses: [String] = ["0.0.0.0", "::"]
         /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
         public var port: UInt16 = 8080
+        /// Listening sockets passed in by a service manager (systemd socket activation): served
+        /// instead of binding `addresses` and `unixSockets`. nil: none were passed.
+        public var passedSockets: [SocketActivation.PassedSocket]?
+        /// NOTIFY_SOCKET: where to send systemd's READY=1, RELOADING=1 and STOPPING=1; nil: nowhere.
+        public var notifySocket: String?
         /// Unix-domain sockets to listen on as well (`--unixsocket`); with no `addresses`, only these.
         public var unixSockets: [String] = []
         /// The file mode of each Unix socket (`--unixsocket-mode`): who may connect.

@@ -20,14 +20,20 @@ extension GatewayServer {
             if let firstURL { fields.append(("url", firstURL + route.pattern)) }
             log.info("server.route", fields)
         }
-        for address in self.boundAddresses {
+        for listener in self.listeners {
+            let address = listener.address
+            // A passed socket's mode and options are the service manager's, not ours.
+            let passed: [(String, any CustomStringConvertible)] = listener.passedName.map {
+                [("passed", $0.isEmpty ? "-" : $0)]
+            } ?? []
             if let path = address.unixPath {
-                log.info("server.listen", [("unix", path), ("mode", "0" + String(self.configuration.unixSocketMode, radix: 8))])
+                let mode = passed.isEmpty ? [("mode", "0" + String(self.configuration.unixSocketMode, radix: 8))] : passed
+                log.info("server.listen", [("unix", path)] + mode)
                 continue
             }
             var fields: [(String, any CustomStringConvertible)] = [
                 ("address", address), ("url", Self.baseURL(of: address, scheme: scheme) + "/"),
-            ]
+            ] + passed
             if address.isWildcard {
                 fields.append(("wildcard", "every IPv\(address.isIPv6 ? 6 : 4) address of this host"))
             }

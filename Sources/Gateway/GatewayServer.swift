@@ -36,7 +36,7 @@ public final class GatewayServer {
     private var workers: SpawnWorkers?
     private var workersUnavailable = false
     private var resolvedExecutables: [String: String] = [:]
-    private var listeners: [Listener] = []
+    private(set) var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
@@ -44,6 +44,8 @@ public final class GatewayServer {
     private var shutdownTimer: TimerID?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
+    /// systemd's NOTIFY_SOCKET, when it named one.
+    let notifier: ServiceNotifier?
     /// Scratch for every TLS session of this loop; nil without TLS.
     let tlsBuffers: TLSTransport.Buffers?
     /// The htpasswd and token files of the routes' auth policies (see GatewayServer+Auth.swift).
@@ -77,6 +79,7 @@ public final class GatewayServer {
                                          tls: configuration.tls != nil)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
+        self.notifier = configuration.notifySocket.flatMap { ServiceNotifier(target: $0) }
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
@@ -89,10 +92,13 @@ public final class GatewayServer {
             } catch {
                 throw StartupError(description: "--auth: \(error)")
             }
+            if let passed = configuration.passedSockets {
+                try self.adoptPassedSockets(passed)
+            }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
             var addresses: [SocketAddress] = []
-            for host in configuration.addresses {
+            for host in configuration.passedSockets == nil ? configuration.addresses : [] {
                 do {
                     addresses += try SocketAddress.listening(on: host, port: configuration.port)
                 } catch {
@@ -112,7 +118,7 @@ public final class GatewayServer {
                 }
                 try self.addListener(socket, address: bound)
             }
-            for path in configuration.unixSockets {
+            for path in configuration.passedSockets == nil ? configuration.unixSockets : [] {
                 let socket: Socket
                 do {
                     socket = try Socket.listen(unixPath: path, mode: configuration.unixSocketMode)
@@ -192,6 +198,7 @@ public final class GatewayServer {
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
         self.logStartup()
+        self.notifier?.notify("READY=1")
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.
@@ -210,6 +217,7 @@ public final class GatewayServer {
         guard !self.shuttingDown else { return }
         self.shuttingDown = true
         self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
+        self.notifier?.notify("STOPPING=1")
         self.closeListeners()
         for service in self.services.values { service.beginShutdown() }
         for session in Array(self.sessions.values) {
@@ -235,9 +243,12 @@ public final class GatewayServer {
     }
 
     /// Accepts on `socket` from now on; `removesFile`: a Unix socket file to remove when it closes.
-    private func addListener(_ socket: Socket, address: SocketAddress, removesFile: String? = nil) throws(SystemError) {
+    func addListener(_ socket: Socket, address: SocketAddress, removesFile: String? = nil, passedAs name: String? = nil)
+        throws(SystemError)
+    {
         let listener = Listener(socket: socket, address: address, server: self)
         listener.removesFile = removesFile
+        listener.passedName = name
         self.listeners.append(listener)
         listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
         self.boundAddresses.append(address)

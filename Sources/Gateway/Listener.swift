@@ -13,6 +13,8 @@ final class Listener: EventHandler {
     var registration: Registration?
     /// The socket file of a Unix listener this process bound: removed when it closes.
     var removesFile: String?
+    /// Passed in by a service manager (socket activation): the name it gave, or "" for none.
+    var passedName: String?
     private var backingOff = false
     /// Out of descriptors since the last successful accept: the pause is logged once per episode.
     private var starved = false

@@ -20,7 +20,8 @@ do {
     case .help: print(usage, terminator: "")
     case .version: print(version)
     case .license: print(license, terminator: "")
-    case .serve(let configuration):
+    case .serve(var configuration):
+        try takeServiceEnvironment(into: &configuration)
         Allocator.retainFreedMemory()
         // The default soft limit (often 1024) is not the administrator's choice; the hard one is.
         _ = try? ResourceLimits.raiseOpenFilesToHardLimit()
