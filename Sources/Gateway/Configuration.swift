@@ -69,6 +69,8 @@ extension GatewayServer {
         public var auth: AuthPolicy?
         /// How long an auth command may run before it is killed and the request refused with 403.
         public var authCommandTimeout: Duration = .seconds(5)
+        /// Serve one session, then stop (`--once`): see `GatewayServer.onceOutcome`.
+        public var once = false
         /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
         public var tls: TLSSettings?
         /// SERVER_SOFTWARE in programs' environment.

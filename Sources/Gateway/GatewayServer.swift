@@ -41,6 +41,8 @@ public final class GatewayServer {
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
+    /// `--once`: which session is the one, and how it ended (GatewayServer+Once.swift).
+    var once = OnceState()
     private var shutdownTimer: TimerID?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
@@ -254,7 +256,7 @@ public final class GatewayServer {
         self.boundAddresses.append(address)
     }
 
-    private func closeListeners() {
+    func closeListeners() {
         for listener in self.listeners { listener.close() }
         self.listeners = []
     }

@@ -35,9 +35,14 @@ extension Session {
     /// Prepares the route's handler and opens the session, or waits while a program starts.
     func startHandler(route: Route, accepted: ServerHandshake.Accepted, rest: [UInt8]) {
         guard let head = self.request else { preconditionFailure("startHandler before the request") }
+        guard self.server.claimOnce(for: self) else {
+            self.reject(HTTPResponse(status: 503, body: "serving one session only (--once)"), logAs: "server.once_busy")
+            return
+        }
         // A program is started before the 101, so that one that cannot start is an HTTP error.
         switch self.server.prepareHandler(route, for: self, request: head) {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: route, accepted: accepted, handler: handler, rest: rest)
@@ -54,6 +59,7 @@ extension Session {
         guard case .preparing(let waiting) = self.phase else { return }
         switch preparation {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: waiting.route, accepted: waiting.accepted, handler: handler, rest: waiting.rest)
@@ -87,6 +93,7 @@ extension Session {
             ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
+        self.server.onceOpened(self, handler: handler)
         self.scheduleKeepalive()
         self.scheduleIdleCheck()
         handler.sessionDidOpen(self)

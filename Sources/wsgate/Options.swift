@@ -46,6 +46,7 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--port":
             configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
             portGiven = true
+        case "--once": configuration.once = value == "true"
         case "--unixsocket": configuration.unixSockets.append(value)
         case "--unixsocket-mode":
             guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {

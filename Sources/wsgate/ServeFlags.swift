@@ -60,6 +60,9 @@ enum ServeFlags {
         .init("--binary", nil, .handlers, "program routes written without a MODE run in binary mode"),
         .init("--binary-route", "PATH=COMMAND", .handlers,
               "one binary-mode program route: --route PATH=binary:COMMAND"),
+        .init("--once", nil, .handlers,
+              "serve one session, then exit with its program's exit status (others\n"
+                + "are not accepted meanwhile)"),
         .init("--passenv", "LIST", .handlers,
               "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)"),
         .init("--closems", "MS", .handlers, "extra milliseconds each step of stopping a program waits (default 0)"),

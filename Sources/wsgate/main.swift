@@ -39,6 +39,12 @@ do {
             configuration.log.fatal("server.error", [("error", "\(error)")])
             exit(1)
         }
+        // --once: the session's program's status, or for a route without one, its close.
+        switch server.onceOutcome {
+        case .program(let status): exit(exitStatus(of: status))
+        case .closed(let code): exit(exitStatus(forClose: code))
+        case nil: break
+        }
     }
 } catch {
     printError("wsgate: \(error)\n")
