@@ -51,7 +51,7 @@ enum ServeFlags {
         .init("--port", "N", .serving, "TCP port (default 8080; 0 picks a free one)"),
         .init("--unixsocket", "PATH", .serving,
               "listen on a Unix socket too (repeatable); without --address or\n"
-                + "--port, only there. A stale socket file is replaced, a live one refused"),
+                + "--port, only there; a stale socket file is replaced"),
         .init("--unixsocket-mode", "MODE", .serving, "octal file mode of --unixsocket files (default 0660)"),
         .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)"),
 
