@@ -85,6 +85,16 @@ class Wsgate:
             self.lines.append(line.decode(errors="replace").rstrip("\n"))
             self._draining.wait()
 
+    def logged(self, text, timeout=10):
+        """Whether a log line containing `text` shows up within `timeout` (lines arrive through the
+        drain thread, a little after the event)."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def pause_draining(self):
         """Stops reading wsgate's stderr, so its pipe fills (a stalled log reader)."""
         self._draining.clear()

@@ -1,11 +1,10 @@
 """End to end: --once (issue 12): one session, then wsgate exits with its program's status."""
 
-import asyncio
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from test_interop import ROOT, TIMEOUT, client, run, wsgate  # noqa: F401 (the fixture)
+from test_interop import ROOT, client, run, wsgate  # noqa: F401 (the fixture)
 
 FAIL = str(ROOT / "handlers" / "fail")
 

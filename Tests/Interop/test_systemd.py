@@ -27,16 +27,6 @@ async def environment_of(ws):
     return variables
 
 
-def logged(server, text, timeout=10):
-    """Whether a line containing `text` shows up in wsgate's log within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not any(text in line for line in server.lines):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 class Notifications:
     """A datagram socket where wsgate's sd_notify messages arrive: a path, or an abstract name."""
 
@@ -75,8 +65,8 @@ def test_passed_sockets_are_served_and_readiness_is_reported(wsgate, tmp_path, a
     unix.close()
     assert server.port == port
     assert notifications.next() == "READY=1"
-    assert logged(server, f"event=server.listen unix={path} passed=local")
-    assert logged(server, f"address=127.0.0.1:{port} url=ws://127.0.0.1:{port}/ passed=web")
+    assert server.logged(f"event=server.listen unix={path} passed=local")
+    assert server.logged(f"address=127.0.0.1:{port} url=ws://127.0.0.1:{port}/ passed=web")
 
     async def main():
         async with client(f"ws://127.0.0.1:{port}/env") as ws:
@@ -129,4 +119,4 @@ def test_systemd_socket_activate(wsgate, tmp_path):
         assert "LISTEN_FDS" not in variables and "LISTEN_FDNAMES" not in variables
         assert variables["REMOTE_ADDR"] == "127.0.0.1"
     run(main(), timeout=30)
-    assert logged(server, "passed=web")
+    assert server.logged("passed=web")

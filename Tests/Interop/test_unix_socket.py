@@ -1,5 +1,5 @@
-"""End to end: --unixsocket (issue 12) with Python's `websockets.unix_connect`, and the project's own
-client is not needed: the stdlib's socket module checks the refusals."""
+"""End to end: --unixsocket (issue 12) with Python's `websockets.unix_connect`; the stdlib's socket
+module makes the stale and live socket files."""
 
 import os
 import socket
