@@ -44,13 +44,15 @@ public final class GatewayServer {
     private var workers: SpawnWorkers?
     private var workersUnavailable = false
     private var resolvedExecutables: [String: String] = [:]
-    private var listeners: [Listener] = []
+    private(set) var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
     /// A graceful shutdown has begun: plain HTTP connections close after their current response.
     var isShuttingDown: Bool { self.shuttingDown }
+    /// `--once`: which session is the one, and how it ended (GatewayServer+Once.swift).
+    var once = OnceState()
     private var shutdownTimer: TimerID?
     /// Where each program's cgroup is made (`wsgate-PID` below the configured directory); nil
     /// when cgroups are not used. See GatewayServer+Containment.swift.
@@ -63,8 +65,18 @@ public final class GatewayServer {
     var containmentNote: (mechanism: String, cgroup: String)?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
+    /// systemd's NOTIFY_SOCKET, when it named one.
+    let notifier: ServiceNotifier?
     /// Scratch for every TLS session of this loop; nil without TLS.
     let tlsBuffers: TLSTransport.Buffers?
+    /// The htpasswd and token files of the routes' auth policies (see GatewayServer+Auth.swift).
+    var credentials = CredentialStore()
+    /// Keys of user and password pairs that passed a crypt(3) check since the last reload.
+    var passwordCache = Set<[UInt8]>()
+    let passwordCacheSalt = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    var passwordWorkers: BlockingWorkers?
+    /// Auth commands running: the orphan reaper must leave them to their watchers.
+    var authCommandPids = Set<Int32>()
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -86,6 +98,7 @@ public final class GatewayServer {
         self.defaultSettings = RouteSettings(configuration)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
+        self.notifier = configuration.notifySocket.flatMap { ServiceNotifier(target: $0) }
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
@@ -93,10 +106,18 @@ public final class GatewayServer {
             if let tls = configuration.tls {
                 self.tlsContext = try Self.makeTLSContext(tls)
             }
+            do {
+                self.credentials = try CredentialStore.load(for: self.authPolicies)
+            } catch {
+                throw StartupError(description: "--auth: \(error)")
+            }
+            if let passed = configuration.passedSockets {
+                try self.adoptPassedSockets(passed)
+            }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
             var addresses: [SocketAddress] = []
-            for host in configuration.addresses {
+            for host in configuration.passedSockets == nil ? configuration.addresses : [] {
                 do {
                     addresses += try SocketAddress.listening(on: host, port: configuration.port)
                 } catch {
@@ -114,10 +135,16 @@ public final class GatewayServer {
                 } catch {
                     throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
-                let listener = Listener(socket: socket, address: bound, server: self)
-                self.listeners.append(listener)
-                listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
-                self.boundAddresses.append(bound)
+                try self.addListener(socket, address: bound)
+            }
+            for path in configuration.passedSockets == nil ? configuration.unixSockets : [] {
+                let socket: Socket
+                do {
+                    socket = try Socket.listen(unixPath: path, mode: configuration.unixSocketMode)
+                } catch {
+                    throw StartupError(description: "cannot listen on unix:\(error)")
+                }
+                try self.addListener(socket, address: try SocketAddress(unixPath: path), removesFile: path)
             }
             try self.setUpControlGroups()
             if let directory = configuration.cgiDirectory {
@@ -194,13 +221,11 @@ public final class GatewayServer {
         if self.configuration.containsOrphans {
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
-        if self.configuration.tls != nil || self.configuration.reloadConfiguration != nil {
-            // The configuration file and the TLS files, in one reload (GatewayServer+Reload.swift).
-            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnSignal() }
-        }
+        try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnHangup() }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
         self.logStartup()
+        self.notifier?.notify("READY=1")
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.
@@ -220,6 +245,7 @@ public final class GatewayServer {
         guard !self.shuttingDown else { return }
         self.shuttingDown = true
         self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
+        self.notifier?.notify("STOPPING=1")
         self.closeListeners()
         for service in self.services.values { service.beginShutdown() }
         for session in Array(self.sessions.values) {
@@ -247,7 +273,19 @@ public final class GatewayServer {
         self.loop.stop()
     }
 
-    private func closeListeners() {
+    /// Accepts on `socket` from now on; `removesFile`: a Unix socket file to remove when it closes.
+    func addListener(_ socket: Socket, address: SocketAddress, removesFile: String? = nil, passedAs name: String? = nil)
+        throws(SystemError)
+    {
+        let listener = Listener(socket: socket, address: address, server: self)
+        listener.removesFile = removesFile
+        listener.passedName = name
+        self.listeners.append(listener)
+        listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
+        self.boundAddresses.append(address)
+    }
+
+    func closeListeners() {
         for listener in self.listeners { listener.close() }
         self.listeners = []
     }
@@ -255,7 +293,7 @@ public final class GatewayServer {
     // MARK: Sessions
 
     func accepted(_ socket: Socket, from remote: SocketAddress) {
-        try? socket.setNoDelay(true)
+        if !remote.isUnix { try? socket.setNoDelay(true) }
         let id = self.nextSessionID
         self.nextSessionID += 1
         let overloaded = self.sessions.count >= self.maxConnections
@@ -415,7 +453,7 @@ public final class GatewayServer {
 
     /// Per-session programs are started on these threads (see `SpawnWorkers`); made on first use.
     /// nil when threads cannot be made: spawning then happens on the loop thread.
-    private func spawnWorkers() -> SpawnWorkers? {
+    func spawnWorkers() -> SpawnWorkers? {
         if let workers = self.workers { return workers }
         guard !self.workersUnavailable else { return nil }
         do {
@@ -454,17 +492,19 @@ public final class GatewayServer {
     func cgiEnvironment(for session: Session, scriptName: String, pathInfo: String) -> CGIEnvironment {
         CGIEnvironment(
             .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
-                  remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
+                  // websocketd's values for a client on a Unix socket.
+                  remoteHost: session.remoteAddress.isUnix ? "unix-socket" : session.remoteAddress.host,
+                  remotePort: session.remoteAddress.isUnix ? nil : session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
-                  tls: session.tlsPeer),
+                  tls: session.tlsPeer, authentication: session.authentication),
             passing: self.passedEnvironment(session.settings))
     }
 
     /// The path to run for a program name: a bare name is looked up in PATH once, not at every
     /// spawn (one access(2) per PATH entry). A name that no longer resolves is tried as given, so
     /// the spawn reports the failure.
-    private func resolvedPath(of executable: String) -> String {
+    func resolvedPath(of executable: String) -> String {
         if executable.contains("/") { return executable }
         if let path = self.resolvedExecutables[executable] { return path }
         guard let path = ChildProcess.findExecutable(executable) else { return executable }
@@ -522,7 +562,9 @@ public final class GatewayServer {
     /// Collects orphans that exited, leaving the gateway's own programs to their pidfd watchers.
     func reapOrphans() {
         // A child a spawn worker started is ours before the loop has adopted it into `programs`.
-        Orphans.reapExited(sparing: { self.programs[$0] != nil || self.workers?.mayOwn($0) == true })
+        Orphans.reapExited(sparing: {
+            self.programs[$0] != nil || self.authCommandPids.contains($0) || self.workers?.mayOwn($0) == true
+        })
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

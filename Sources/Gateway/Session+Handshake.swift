@@ -36,9 +36,24 @@ extension Session {
             self.reject(HTTPResponse(status: 403, body: refusal), logAs: "handshake.forbidden_origin")
             return
         }
+        if let policy = route.route.auth ?? self.server.configuration.auth {
+            self.authenticate(under: policy, route: route, accepted: accepted, rest: rest)
+        } else {
+            self.startHandler(route: route, accepted: accepted, rest: rest)
+        }
+    }
+
+    /// Prepares the route's handler and opens the session, or waits while a program starts.
+    func startHandler(route: ServedRoute, accepted: ServerHandshake.Accepted, rest: [UInt8]) {
+        guard let head = self.request else { preconditionFailure("startHandler before the request") }
+        guard self.server.claimOnce(for: self) else {
+            self.reject(HTTPResponse(status: 503, body: "serving one session only (--once)"), logAs: "server.once_busy")
+            return
+        }
         // A program is started before the 101, so that one that cannot start is an HTTP error.
         switch self.server.prepareHandler(route, for: self, request: head) {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: route, accepted: accepted, handler: handler, rest: rest)
@@ -55,6 +70,7 @@ extension Session {
         guard case .preparing(let waiting) = self.phase else { return }
         switch preparation {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: waiting.route, accepted: waiting.accepted, handler: handler, rest: waiting.rest)
@@ -88,6 +104,7 @@ extension Session {
             ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
+        self.server.onceOpened(self, handler: handler)
         self.scheduleKeepalive()
         self.scheduleIdleCheck()
         handler.sessionDidOpen(self)

@@ -306,8 +306,10 @@ extension Session: EventHandler {
             let handler = self.handler
             self.handler = nil
             handler?.sessionDidClose(self, code: code, reason: text)
+            self.server.onceEnded(self, code: code == .abnormalClosure ? nil : code)
         } else {
             self.log.debug("connection.close", [("reason", reason)])
+            self.server.releaseOnce(for: self)  // it never opened: the next request may have the turn
         }
         self.server.sessionDidEnd(self)
     }

@@ -52,6 +52,8 @@ public final class Session {
     public internal(set) var subprotocol: String?
     /// permessage-deflate as agreed in the handshake, nil when it was not.
     public internal(set) var deflate: PerMessageDeflate?
+    /// Who the route's auth policy let in (REMOTE_USER, AUTH_TYPE); nil on a route without one.
+    public internal(set) var authentication: Authentication?
 
     unowned let server: GatewayServer
     /// The socket, or TLS over it: everything the session reads and writes goes through it.

@@ -34,8 +34,6 @@ struct ConfigFile {
         case compression
         /// `env`: a table of extra variables for the route's programs.
         case environment
-        /// Known, and refused with this reason until wsgate has it.
-        case notSupportedYet(String)
     }
 
     /// Every per-route option besides `path` and `handler`: adding one is a line here (and, for a
@@ -55,7 +53,7 @@ struct ConfigFile {
         "headers": .flag("--header"),
         "compression": .compression,
         "env": .environment,
-        "auth": .notSupportedYet("per-route authentication is not supported yet"),
+        "auth": .flag("--auth"),
     ]
 
     let path: String
@@ -119,8 +117,6 @@ struct ConfigFile {
             switch Self.routeOptions[entry.key] {
             case nil:
                 throw self.failure(entry.line, entry.key, "unknown route option (see the README's list)")
-            case .notSupportedYet(let why):
-                throw self.failure(entry.line, entry.key, why)
             case .compression:
                 guard case .boolean(let on) = entry.value else {
                     throw self.failure(entry.line, entry.key, "expects true or false, not \(entry.value.kind)")
@@ -219,6 +215,7 @@ struct ConfigFile {
         var resolved = RouteSettings(own.configuration)
         resolved.environment = table.environment
         route.settings = resolved
+        route.auth = own.configuration.auth
         route.compression = own.compression(choosing: table.compression)
         return .init(route: route, writtenAs: "\(self.path):\(table.pathLine)", compression: table.compression)
     }

@@ -72,6 +72,10 @@ enum ServeFlags {
               "listen on ADDR: 127.0.0.1, ::1, [::1], or a name such as localhost\n"
                 + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)", arity: .repeatable),
         .init("--port", "N", .serving, "TCP port (default 8080; 0 picks a free one)"),
+        .init("--unixsocket", "PATH", .serving,
+              "listen on a Unix socket too (repeatable); without --address or\n"
+                + "--port, only there; a stale socket file is replaced", arity: .repeatable),
+        .init("--unixsocket-mode", "MODE", .serving, "octal file mode of --unixsocket files (default 0660)"),
         .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)",
               arity: .repeatable),
 
@@ -84,6 +88,9 @@ enum ServeFlags {
         .init("--binary", nil, .handlers, "program routes written without a MODE run in binary mode"),
         .init("--binary-route", "PATH=COMMAND", .handlers,
               "one binary-mode program route: --route PATH=binary:COMMAND", arity: .repeatable),
+        .init("--once", nil, .handlers,
+              "serve one session, then exit with its program's exit status (others\n"
+                + "are not accepted meanwhile)"),
         .init("--passenv", "LIST", .handlers,
               "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)",
               arity: .commaList),
@@ -139,6 +146,9 @@ enum ServeFlags {
               "allowed Origins, comma-separated: host, host:port or\n"
                 + "scheme://host[:port]; others get 403 (default any)", arity: .commaList),
         .init("--sameorigin", nil, .security, "only allow an Origin with the request's host and port; 403 otherwise"),
+        .init("--auth", "KIND:ARG", .security,
+              "who may connect, on every route: basic:HTPASSWD, bearer:TOKENS or\n"
+                + "command:PROGRAM (exit 0 allows); 401/403 otherwise; SIGHUP re-reads"),
         .init("--header", "'NAME: VALUE'", .security, "add a header to every response (repeatable)",
               arity: .repeatable),
         .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)",

@@ -42,6 +42,14 @@ struct ServeSettings {
         case "--port":
             self.configuration.port = UInt16(try OptionParser.integer(value, flag: flag, range: 0...65535))
             self.portGiven = true
+        case "--once": self.configuration.once = value == "true"
+        case "--unixsocket": self.configuration.unixSockets.append(value)
+        case "--unixsocket-mode":
+            guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
+                throw OptionParser.Failure(description: "--unixsocket-mode: '\(value)' is not an octal file mode such as 0660")
+            }
+            self.configuration.unixSocketMode = mode
+        case "--auth": self.configuration.auth = try authPolicy(value)
         case "--ssl": self.ssl = value == "true"
         case "--sslcert", "--sslkey", "--sslca": self.sslFiles[flag] = value
         case "--ping-interval":
@@ -216,7 +224,12 @@ struct ServeSettings {
         {
             throw OptionParser.Failure(description: "\(flag) needs --compression")
         }
-        if !self.addresses.isEmpty { configuration.addresses = self.addresses }
+        if !self.addresses.isEmpty {
+            configuration.addresses = self.addresses
+        } else if !configuration.unixSockets.isEmpty && !self.portGiven {
+            // Only Unix sockets were asked for: no TCP listener.
+            configuration.addresses = []
+        }
         configuration.log = Log(level: self.logLevel, programStderr: self.logStderr)
         configuration.containsOrphans = true
         configuration.controlGroups = self.controlGroups
@@ -240,4 +253,15 @@ private func positiveDuration(_ text: String, flag: String) throws(OptionParser.
     let duration = try OptionParser.duration(text, flag: flag)
     guard duration > .zero else { throw OptionParser.Failure(description: "\(flag): must be more than 0") }
     return duration
+}
+
+/// `--auth KIND:ARG`, or a route's `auth`: the policy, with a command's program checked now.
+func authPolicy(_ text: String) throws(OptionParser.Failure) -> AuthPolicy {
+    do {
+        let policy = try AuthPolicy(parsing: text)
+        if case .command(let command) = policy { _ = try checkedProgram(command) }
+        return policy
+    } catch {
+        throw OptionParser.Failure(description: "--auth: \(error)")
+    }
 }
