@@ -255,11 +255,13 @@ private func positiveDuration(_ text: String, flag: String) throws(OptionParser.
     return duration
 }
 
-/// `--auth KIND:ARG`, or a route's `auth`: the policy, with a command's program checked now.
+/// `--auth KIND:ARG`, or a route's `auth`: the policy, with its file read or its command's program
+/// found now, so that a mistake stops wsgate (or a reload) before anything is served.
 func authPolicy(_ text: String) throws(OptionParser.Failure) -> AuthPolicy {
     do {
         let policy = try AuthPolicy(parsing: text)
         if case .command(let command) = policy { _ = try checkedProgram(command) }
+        try policy.checkCredentialFile()
         return policy
     } catch {
         throw OptionParser.Failure(description: "--auth: \(error)")

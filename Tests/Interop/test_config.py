@@ -116,8 +116,10 @@ GREETING = "hi"
     ('[[route]]\npath = "/a"\n', "gw.toml:1: handler: a [[route]] needs a handler"),
     ('[[route]]\npath = "a"\nhandler = "echo"\n', "gw.toml:2: path: 'a' does not start with /"),
     ('[[route]]\npath = "/a"\nhandler = "./no-such-program"\n', "gw.toml:3: handler: program './no-such-program' not found"),
-    ('[[route]]\npath = "/a"\nhandler = "echo"\nauth = "basic:/etc/htpasswd"\n',
-     "gw.toml:4: auth: per-route authentication is not supported yet"),
+    ('[[route]]\npath = "/a"\nhandler = "echo"\nauth = "magic:x"\n',
+     "gw.toml:4: auth: 'magic:x': unknown kind 'magic'"),
+    ('[[route]]\npath = "/a"\nhandler = "echo"\nauth = "bearer:/nonexistent/tokens"\n',
+     "gw.toml:4: auth: /nonexistent/tokens"),
     ('[[route]]\npath = "/a"\nhandler = "echo"\nmax-message-size = "huge"\n',
      "gw.toml:4: max-message-size: 'huge' is not a size"),
     ('[[route]]\npath = "/a"\nhandler = "echo"\nloglevel = "info"\n', "gw.toml:4: loglevel: unknown route option"),
@@ -170,6 +172,34 @@ handler = "echo"
             await small.send("x" * 101)
             await closed_with(small, 1009)
             await echoes(big, "still fine")
+
+    run(main())
+
+
+def test_per_route_auth_guards_one_route_and_leaves_the_other_open(wsgate, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("s3cret\n")
+    config = write_config(tmp_path / "gw.toml", f"""
+[[route]]
+path = "/guarded"
+handler = "echo"
+auth = "bearer:{tokens}"
+
+[[route]]
+path = "/open"
+handler = "echo"
+""")
+    server = wsgate("--config", config)
+
+    async def main():
+        with pytest.raises(InvalidStatus) as refused:
+            async with client(server.url("/guarded")):
+                pass
+        assert refused.value.response.status_code == 401
+        async with client(server.url("/guarded?access_token=s3cret")) as guarded, \
+                client(server.url("/open")) as open_route:
+            await echoes(guarded, "let in")
+            await echoes(open_route, "never asked")
 
     run(main())
 

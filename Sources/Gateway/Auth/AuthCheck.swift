@@ -52,6 +52,14 @@ enum AuthCheck {
     }
 }
 
+extension AuthPolicy {
+    /// Reads the policy's file, if it has one, as the gateway will: for a command line or a
+    /// configuration file to name a bad file before anything is served (`wsgate check` too).
+    public func checkCredentialFile() throws(CredentialFileError) {
+        _ = try CredentialStore.load(for: [self])
+    }
+}
+
 /// Every credential file the routes' policies name, read at start and again on SIGHUP.
 struct CredentialStore {
     var htpasswd: [String: Htpasswd] = [:]
