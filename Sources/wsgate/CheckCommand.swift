@@ -26,6 +26,7 @@ func describeServing(_ configuration: GatewayServer.Configuration) -> String {
     for route in configuration.routes {
         var fields = [("path", route.pattern)] + describeHandler(route.handler)
         fields += describeOptions(route.settings ?? RouteSettings(configuration), compression: route.compression)
+        fields.append(("auth", (route.auth ?? configuration.auth).map { "\($0)" } ?? "none"))
         text += "route " + fields.map { "\($0.0)=\(quotedIfNeeded($0.1))" }.joined(separator: " ") + "\n"
     }
     return text
