@@ -24,13 +24,16 @@ public final class GatewayServer {
     /// per loop, instead of up to 300 KiB per session.
     let deflateStreams = PerMessageDeflate.SharedStreams()
     let originPolicy: OriginPolicy
-    /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): CGI scripts
-    /// before static files, as websocketd does, so a script's source is never served as a file.
-    /// Empty when neither is configured: plain requests are then refused as they always were.
+    /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): metrics (its
+    /// path is its own), CGI scripts before static files, as websocketd does, so a script's source
+    /// is never served as a file, then the dev console (routes' paths, and `/` when no file is
+    /// there). Empty when none is configured: plain requests are then refused as they always were.
     private(set) var responders: [any HTTPResponder] = []
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.
     private var services: [String: any RouteService] = [:]
+    /// The counters `--metrics` serves; nil when metrics are off, and then nothing is counted.
+    let metrics: MetricsRegistry?
     /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
     private(set) var runningPrograms = 0
     /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
@@ -82,6 +85,7 @@ public final class GatewayServer {
                                          tls: configuration.tls != nil)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
+        self.metrics = configuration.metricsPath == nil ? nil : MetricsRegistry(routes: configuration.routes)
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
@@ -116,11 +120,18 @@ public final class GatewayServer {
                 self.boundAddresses.append(bound)
             }
             try self.setUpControlGroups()
+            if let path = configuration.metricsPath, let metrics = self.metrics {
+                self.responders.append(MetricsEndpoint(path: path, registry: metrics, server: self))
+            }
             if let directory = configuration.cgiDirectory {
                 self.responders.append(CGIScripts(directory: directory, server: self))
             }
             if let directory = configuration.staticDirectory {
-                self.responders.append(StaticFiles(directory: directory, log: configuration.log))
+                self.responders.append(StaticFiles(directory: directory, log: configuration.log,
+                                                   leavesMissingRoot: configuration.devConsole))
+            }
+            if configuration.devConsole {
+                self.responders.append(DevConsole(routes: configuration.routes))
             }
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
@@ -182,6 +193,9 @@ public final class GatewayServer {
 
     /// Sessions at this moment, handshakes included.
     public var connectionCount: Int { self.sessions.count }
+
+    /// Every connection at this moment, for a metrics scrape.
+    var liveSessions: Dictionary<Int, Session>.Values { self.sessions.values }
 
     /// Serves until SIGINT, SIGTERM or `shutdownHandle.stop()`, then shuts down gracefully and returns.
     public func run() throws {
@@ -384,6 +398,7 @@ public final class GatewayServer {
                                            arguments: command.arguments, environment: environment, terminal: terminal,
                                            controlGroup: self.nextControlGroup())
         workers.spawn(request) { [unowned self] result in
+            if case .success = result { self.metrics?.processSpawns += 1 } else { self.metrics?.processSpawnFailures += 1 }
             finish(result.flatMap { child in
                 Result { () throws(SystemError) in
                     let program = try ProgramProcess(adopting: child, command: command, environment: environment,
@@ -415,10 +430,17 @@ public final class GatewayServer {
     /// Starts a program the server then owns until its process group is gone.
     func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
                       log: Log) throws(SystemError) -> ProgramProcess {
-        let program = try ProgramProcess(
-            spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-            terminal: terminal, controlGroup: self.nextControlGroup(), countsTowardLimit: countsTowardLimit,
-            server: self, log: log)
+        let program: ProgramProcess
+        do {
+            program = try ProgramProcess(
+                spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
+                terminal: terminal, controlGroup: self.nextControlGroup(), countsTowardLimit: countsTowardLimit,
+                server: self, log: log)
+        } catch {
+            self.metrics?.processSpawnFailures += 1
+            throw error
+        }
+        self.metrics?.processSpawns += 1
         if countsTowardLimit { self.runningPrograms += 1 }
         self.programs[program.pid] = program
         return program

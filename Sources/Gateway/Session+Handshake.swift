@@ -86,6 +86,10 @@ extension Session {
             ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
+        if let metrics = self.server.metrics?.route(route.pattern) {
+            metrics.sessions += 1
+            self.routeMetrics = metrics
+        }
         self.scheduleKeepalive()
         self.scheduleIdleCheck()
         handler.sessionDidOpen(self)

@@ -29,6 +29,8 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     var compressionOn = false
     var compression = PerMessageDeflate.Configuration()
     var compressionFlags: [String] = []
+    var metricsOn = false
+    var metricsPath: String?
     while let item = try parser.next(switches: ServeFlags.switches, valued: ServeFlags.valued) {
         guard case .flag(let flag, let value) = item else {
             if case .command(let words) = item { command = words }
@@ -127,7 +129,14 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
         case "--cgi-timeout": configuration.cgiTimeout = try positiveDuration(value, flag: flag)
         case "--http-idle-timeout": configuration.httpIdleTimeout = try positiveDuration(value, flag: flag)
         case "--max-request-body": configuration.maxRequestBodySize = try OptionParser.size(value, flag: flag)
-        case "--devconsole", "--reverselookup":
+        case "--devconsole": configuration.devConsole = value == "true"
+        case "--metrics": metricsOn = value == "true"
+        case "--metrics-path":
+            guard value.hasPrefix("/"), !value.contains("?"), !value.contains(where: { $0 == " " || $0.isNewline }) else {
+                throw OptionParser.Failure(description: "--metrics-path: '\(value)' is not a path (it starts with /, without a query)")
+            }
+            metricsPath = value
+        case "--reverselookup":
             // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
             if value == "true" { throw unsupported(flag) }
         case "--redirport":
@@ -188,6 +197,11 @@ func parseCommandLine(_ arguments: [String]) throws(OptionParser.Failure) -> Com
     } else if let flag = compressionFlags.first {
         throw OptionParser.Failure(description: "\(flag) needs --compression")
     }
+    if metricsOn {
+        configuration.metricsPath = metricsPath ?? "/metrics"
+    } else if metricsPath != nil {
+        throw OptionParser.Failure(description: "--metrics-path needs --metrics")
+    }
     if !addresses.isEmpty { configuration.addresses = addresses }
     configuration.log = Log(level: logLevel, programStderr: logStderr)
     configuration.containsOrphans = true
@@ -201,7 +215,7 @@ private func unsupported(_ flag: String) -> OptionParser.Failure {
     case "--redirport": "redirecting HTTP to HTTPS is not supported yet"
     case "--reverselookup":
         "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
-    default: "the dev console is not supported yet"
+    default: "not supported"
     }
     return OptionParser.Failure(description: "\(flag): \(why)")
 }
