@@ -23,8 +23,8 @@ enum DevConsolePage {
               #log .meta { color: var(--muted); margin-right: .5rem; }
               #log .out .dir { color: #2563eb; } #log .in .dir { color: #16a34a; }
               #log .state { color: var(--muted); font-style: italic; } #log .error { color: #dc2626; }
-              #send { display: flex; gap: .5rem; padding: .5rem 1rem; border-top: 1px solid var(--line); flex-wrap: wrap; }
-              #message { flex: 1 1 12rem; }
+              #send { display: flex; gap: .5rem; padding: .5rem 1rem; border-top: 1px solid var(--line); }
+              #message { flex: 1 1 auto; }
             </style>
             </head>
             <body>
