@@ -16,7 +16,9 @@ let package = Package(
         // zlib from the system for permessage-deflate (RFC 7692); Debian's zlib1g-dev.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "WebSocket", dependencies: ["CZlib"]),
-        .target(name: "Reactor", dependencies: ["CGlibc"]),
+        // crypt(3) from libxcrypt for htpasswd files (bcrypt, sha512-crypt, yescrypt); Debian's libcrypt-dev.
+        .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt", providers: [.apt(["libcrypt-dev"])]),
+        .target(name: "Reactor", dependencies: ["CGlibc", "CCrypt"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),
         .target(name: "Gateway", dependencies: ["WebSocket", "Reactor", "TLS"]),

@@ -24,7 +24,7 @@ swift test --skip-build --filter ReactorTests
 swift test --skip-build --skip ReactorTests
 
 if compgen -G "Tests/Interop/test_*.py" >/dev/null; then
-    WSGATE_BIN="$PWD/.build/debug/wsgate" .venv/bin/pytest -q Tests/Interop
+    WSGATE_BIN="$PWD/.build/debug/wsgate" .venv/bin/pytest -q -rs Tests/Interop
 fi
 
 # A short soak: 2,000 program sessions, then no child, descriptor or memory left behind

@@ -9,6 +9,15 @@ extension GatewayServer {
         public var addresses: [String] = ["0.0.0.0", "::"]
         /// The TCP port; 0 picks a free one (see `GatewayServer.boundAddresses`).
         public var port: UInt16 = 8080
+        /// Listening sockets passed in by a service manager (systemd socket activation): served
+        /// instead of binding `addresses` and `unixSockets`. nil: none were passed.
+        public var passedSockets: [SocketActivation.PassedSocket]?
+        /// NOTIFY_SOCKET: where to send systemd's READY=1, RELOADING=1 and STOPPING=1; nil: nowhere.
+        public var notifySocket: String?
+        /// Unix-domain sockets to listen on as well (`--unixsocket`); with no `addresses`, only these.
+        public var unixSockets: [String] = []
+        /// The file mode of each Unix socket (`--unixsocket-mode`): who may connect.
+        public var unixSocketMode: UInt32 = 0o660
         public var routes: [Route] = []
         /// Connections at once, counting handshakes in progress; beyond it new clients get 503. nil:
         /// what the descriptor limit allows (see `GatewayServer.maxConnections`), so that clients get
@@ -59,6 +68,12 @@ extension GatewayServer {
         /// A cgroup v2 directory per program (`--cgroup`): every descendant, however it detaches,
         /// is killed with the session. Off for embedders; the wsgate command asks for `.automatic`.
         public var controlGroups: ControlGroupSetting = .off
+        /// Who may open sessions (`--auth`), for each route without an `auth` of its own; nil: anyone.
+        public var auth: AuthPolicy?
+        /// How long an auth command may run before it is killed and the request refused with 403.
+        public var authCommandTimeout: Duration = .seconds(5)
+        /// Serve one session, then stop (`--once`): see `GatewayServer.onceOutcome`.
+        public var once = false
         /// TLS (`--ssl`): serve wss:// with these files; nil serves ws://.
         public var tls: TLSSettings?
         /// Serve the files below this directory to plain GET and HEAD requests (`--staticdir`).
@@ -81,6 +96,9 @@ extension GatewayServer {
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()
+        /// Where SIGHUP gets the configuration to change to (the wsgate command reads its `--config`
+        /// file again); nil: SIGHUP reloads only the TLS files. See `GatewayServer.reload`.
+        public var reloadConfiguration: (() throws -> Configuration)?
 
         public init() {}
     }

@@ -17,14 +17,13 @@ public enum ControlGroupSetting: Equatable, Sendable {
 /// none can leave. When the program is released its group gets `cgroup.kill` and is removed; a
 /// group whose processes are still dying is retried every 50 ms.
 extension GatewayServer {
+    /// Decides what contains programs; the start-up lines say which (`containmentNote`), after
+    /// the routes, so that a gateway that cannot start prints nothing but why.
     func setUpControlGroups() throws {
-        let log = self.configuration.log
         let base: ControlGroup
         switch self.configuration.controlGroups {
         case .off:
-            if self.configuration.containsOrphans {
-                log.info("server.containment", [("mechanism", "subreaper"), ("cgroup", "off")])
-            }
+            if self.configuration.containsOrphans { self.containmentNote = ("subreaper", "off") }
             return
         case .directory(let path):
             guard ControlGroup.isControlGroupDirectory(path) else {
@@ -33,11 +32,11 @@ extension GatewayServer {
             base = ControlGroup(path: path)
         case .automatic:
             guard let own = ControlGroup.current() else {
-                log.info("server.containment", [("mechanism", "subreaper"), ("cgroup", "no cgroup v2 hierarchy")])
+                self.containmentNote = ("subreaper", "no cgroup v2 hierarchy")
                 return
             }
             guard access(own.path, W_OK) == 0 else {
-                log.info("server.containment", [("mechanism", "subreaper"), ("cgroup", "\(own.path) is not writable")])
+                self.containmentNote = ("subreaper", "\(own.path) is not writable")
                 return
             }
             base = own
@@ -50,11 +49,11 @@ extension GatewayServer {
             if case .directory(let path) = self.configuration.controlGroups {
                 throw StartupError(description: "--cgroup \(path): cannot create \(root.path): \(error)")
             }
-            log.info("server.containment", [("mechanism", "subreaper"), ("cgroup", "cannot create \(root.path): \(error)")])
+            self.containmentNote = ("subreaper", "cannot create \(root.path): \(error)")
             return
         }
         self.controlGroupRoot = root
-        log.info("server.containment", [("mechanism", "cgroup"), ("cgroup", root.path)])
+        self.containmentNote = ("cgroup", root.path)
     }
 
     /// The group for the next program; nil when cgroups are not used.

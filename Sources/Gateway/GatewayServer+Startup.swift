@@ -13,26 +13,40 @@ extension GatewayServer {
         let log = self.configuration.log
         guard log.enabled(.info) else { return }
         let scheme = self.configuration.tls == nil ? "ws" : "wss"
-        let firstURL = self.boundAddresses.first.map { Self.baseURL(of: $0, scheme: scheme) }
+        let firstURL = self.boundAddresses.first { !$0.isUnix }.map { Self.baseURL(of: $0, scheme: scheme) }
         for route in self.configuration.routes {
             var fields = Self.describe(route.handler)
             fields.insert(("path", route.pattern), at: 0)
             if let firstURL { fields.append(("url", firstURL + route.pattern)) }
             log.info("server.route", fields)
         }
-        let httpURL = self.boundAddresses.first.map { Self.baseURL(of: $0, scheme: scheme == "ws" ? "http" : "https") }
+        let httpURL = self.boundAddresses.first { !$0.isUnix }
+            .map { Self.baseURL(of: $0, scheme: scheme == "ws" ? "http" : "https") }
         for (kind, directory) in [("cgi", self.configuration.cgiDirectory), ("static", self.configuration.staticDirectory)] {
             guard let directory else { continue }
             log.info("server.\(kind)", [("dir", directory), ("url", (httpURL ?? "") + "/")])
         }
-        for address in self.boundAddresses {
+        for listener in self.listeners {
+            let address = listener.address
+            // A passed socket's mode and options are the service manager's, not ours.
+            let passed: [(String, any CustomStringConvertible)] = listener.passedName.map {
+                [("passed", $0.isEmpty ? "-" : $0)]
+            } ?? []
+            if let path = address.unixPath {
+                let mode = passed.isEmpty ? [("mode", "0" + String(self.configuration.unixSocketMode, radix: 8))] : passed
+                log.info("server.listen", [("unix", path)] + mode)
+                continue
+            }
             var fields: [(String, any CustomStringConvertible)] = [
                 ("address", address), ("url", Self.baseURL(of: address, scheme: scheme) + "/"),
-            ]
+            ] + passed
             if address.isWildcard {
                 fields.append(("wildcard", "every IPv\(address.isIPv6 ? 6 : 4) address of this host"))
             }
             log.info("server.listen", fields)
+        }
+        if let note = self.containmentNote {
+            log.info("server.containment", [("mechanism", note.mechanism), ("cgroup", note.cgroup)])
         }
     }
 

@@ -13,17 +13,19 @@ import WebSocket
 /// SIGINT and SIGTERM start a graceful shutdown: stop accepting, close every session with 1001,
 /// wait for the closes up to `shutdownTimeout`, then return.
 public final class GatewayServer {
-    public let configuration: Configuration
+    /// The configuration in force: the one given, or the last one `reload` accepted.
+    public internal(set) var configuration: Configuration
     let loop: EventLoop
-    let router: Router
-    let handshake: ServerHandshake
+    /// Routes new requests are matched against; a reload replaces it.
+    var router: Router
+    /// What a session runs with before its request is routed (a refusal's headers).
+    var defaultSettings: RouteSettings
     /// One read buffer for every session: reads are processed before the next one starts, and the
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
     /// zlib streams every session without context takeover compresses and inflates with: one set
     /// per loop, instead of up to 300 KiB per session.
     let deflateStreams = PerMessageDeflate.SharedStreams()
-    let originPolicy: OriginPolicy
     /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): metrics (its
     /// path is its own), CGI scripts before static files, as websocketd does, so a script's source
     /// is never served as a file, then the dev console (routes' paths, and `/` when no file is
@@ -31,11 +33,13 @@ public final class GatewayServer {
     private(set) var responders: [any HTTPResponder] = []
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.
-    private var services: [String: any RouteService] = [:]
+    var services: [String: any RouteService] = [:]
     /// The counters `--metrics` serves; nil when metrics are off, and then nothing is counted.
     let metrics: MetricsRegistry?
     /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
     private(set) var runningPrograms = 0
+    /// The same, by route pattern (what each route's own `maxPrograms` bounds).
+    private var runningProgramsByRoute: [String: Int] = [:]
     /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
     /// (their sessions may be long gone), and shutdown waits for them.
     private(set) var programs: [Int32: ProgramProcess] = [:]
@@ -43,13 +47,15 @@ public final class GatewayServer {
     private var workers: SpawnWorkers?
     private var workersUnavailable = false
     private var resolvedExecutables: [String: String] = [:]
-    private var listeners: [Listener] = []
+    private(set) var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
     /// A graceful shutdown has begun: plain HTTP connections close after their current response.
     var isShuttingDown: Bool { self.shuttingDown }
+    /// `--once`: which session is the one, and how it ended (GatewayServer+Once.swift).
+    var once = OnceState()
     private var shutdownTimer: TimerID?
     /// Where each program's cgroup is made (`wsgate-PID` below the configured directory); nil
     /// when cgroups are not used. See GatewayServer+Containment.swift.
@@ -58,10 +64,22 @@ public final class GatewayServer {
     /// Groups of finished programs that still hold a process that is dying.
     var retiringGroups: [ControlGroup] = []
     var retiringTimer: TimerID?
+    /// What contains programs, for the start-up line: the mechanism, and the cgroup or why none.
+    var containmentNote: (mechanism: String, cgroup: String)?
     /// The TLS context new connections use; a reload replaces it (see GatewayServer+TLS.swift).
     var tlsContext: TLSContext?
+    /// systemd's NOTIFY_SOCKET, when it named one.
+    let notifier: ServiceNotifier?
     /// Scratch for every TLS session of this loop; nil without TLS.
     let tlsBuffers: TLSTransport.Buffers?
+    /// The htpasswd and token files of the routes' auth policies (see GatewayServer+Auth.swift).
+    var credentials = CredentialStore()
+    /// Keys of user and password pairs that passed a crypt(3) check since the last reload.
+    var passwordCache = Set<[UInt8]>()
+    let passwordCacheSalt = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    var passwordWorkers: BlockingWorkers?
+    /// Auth commands running: the orphan reaper must leave them to their watchers.
+    var authCommandPids = Set<Int32>()
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -78,14 +96,13 @@ public final class GatewayServer {
         self.configuration = configuration
         try EventLoop.ignoreSIGPIPE()
         self.loop = try EventLoop()
-        self.router = Router(configuration.routes)
-        self.handshake = ServerHandshake(subprotocols: configuration.subprotocols,
-                                         extraHeaders: configuration.headers + configuration.upgradeHeaders)
-        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, sameOrigin: configuration.sameOrigin,
-                                         tls: configuration.tls != nil)
+        let served = configuration.routes.map { ServedRoute($0, defaults: configuration) }
+        self.router = Router(served)
+        self.defaultSettings = RouteSettings(configuration)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
         self.metrics = configuration.metricsPath == nil ? nil : MetricsRegistry(routes: configuration.routes)
+        self.notifier = configuration.notifySocket.flatMap { ServiceNotifier(target: $0) }
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
             ?? Self.connectionsAllowed(byOpenFiles: self.openFilesLimit, routes: configuration.routes)
@@ -93,10 +110,18 @@ public final class GatewayServer {
             if let tls = configuration.tls {
                 self.tlsContext = try Self.makeTLSContext(tls)
             }
+            do {
+                self.credentials = try CredentialStore.load(for: self.authPolicies)
+            } catch {
+                throw StartupError(description: "--auth: \(error)")
+            }
+            if let passed = configuration.passedSockets {
+                try self.adoptPassedSockets(passed)
+            }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
             var addresses: [SocketAddress] = []
-            for host in configuration.addresses {
+            for host in configuration.passedSockets == nil ? configuration.addresses : [] {
                 do {
                     addresses += try SocketAddress.listening(on: host, port: configuration.port)
                 } catch {
@@ -114,10 +139,16 @@ public final class GatewayServer {
                 } catch {
                     throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
-                let listener = Listener(socket: socket, address: bound, server: self)
-                self.listeners.append(listener)
-                listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
-                self.boundAddresses.append(bound)
+                try self.addListener(socket, address: bound)
+            }
+            for path in configuration.passedSockets == nil ? configuration.unixSockets : [] {
+                let socket: Socket
+                do {
+                    socket = try Socket.listen(unixPath: path, mode: configuration.unixSocketMode)
+                } catch {
+                    throw StartupError(description: "cannot listen on unix:\(error)")
+                }
+                try self.addListener(socket, address: try SocketAddress(unixPath: path), removesFile: path)
             }
             try self.setUpControlGroups()
             if let path = configuration.metricsPath, let metrics = self.metrics {
@@ -131,20 +162,20 @@ public final class GatewayServer {
                                                    leavesMissingRoot: configuration.devConsole))
             }
             if configuration.devConsole {
-                self.responders.append(DevConsole(routes: configuration.routes))
+                self.responders.append(DevConsole(server: self))
             }
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
             }
-            for route in configuration.routes {
-                guard let key = Self.serviceKey(for: route), self.services[key] == nil,
+            for route in served {
+                guard let key = Self.serviceKey(for: route.route), self.services[key] == nil,
                       let service = self.makeService(for: route) else { continue }
                 self.services[key] = service
                 do {
                     try service.start()
                 } catch {
-                    throw StartupError(description: "cannot start the program of \(route.pattern) (\(route.handler.name)): \(error)")
+                    throw StartupError(description: "cannot start the program of \(route.pattern) (\(route.route.handler.name)): \(error)")
                 }
             }
         } catch {
@@ -204,12 +235,11 @@ public final class GatewayServer {
         if self.configuration.containsOrphans {
             try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
         }
-        if self.configuration.tls != nil {
-            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadTLS() }
-        }
+        try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnHangup() }
         self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
                                                       ("max_connections", self.maxConnections)])
         self.logStartup()
+        self.notifier?.notify("READY=1")
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.
@@ -229,6 +259,7 @@ public final class GatewayServer {
         guard !self.shuttingDown else { return }
         self.shuttingDown = true
         self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
+        self.notifier?.notify("STOPPING=1")
         self.closeListeners()
         for service in self.services.values { service.beginShutdown() }
         for session in Array(self.sessions.values) {
@@ -256,7 +287,19 @@ public final class GatewayServer {
         self.loop.stop()
     }
 
-    private func closeListeners() {
+    /// Accepts on `socket` from now on; `removesFile`: a Unix socket file to remove when it closes.
+    func addListener(_ socket: Socket, address: SocketAddress, removesFile: String? = nil, passedAs name: String? = nil)
+        throws(SystemError)
+    {
+        let listener = Listener(socket: socket, address: address, server: self)
+        listener.removesFile = removesFile
+        listener.passedName = name
+        self.listeners.append(listener)
+        listener.registration = try self.loop.register(socket.fd, interest: .readable, handler: listener)
+        self.boundAddresses.append(address)
+    }
+
+    func closeListeners() {
         for listener in self.listeners { listener.close() }
         self.listeners = []
     }
@@ -264,7 +307,7 @@ public final class GatewayServer {
     // MARK: Sessions
 
     func accepted(_ socket: Socket, from remote: SocketAddress) {
-        try? socket.setNoDelay(true)
+        if !remote.isUnix { try? socket.setNoDelay(true) }
         let id = self.nextSessionID
         self.nextSessionID += 1
         let overloaded = self.sessions.count >= self.maxConnections
@@ -311,17 +354,19 @@ public final class GatewayServer {
     }
 
     /// The route-wide service a route needs, if any.
-    private func makeService(for route: Route) -> (any RouteService)? {
-        switch route.handler {
+    func makeService(for served: ServedRoute) -> (any RouteService)? {
+        switch served.route.handler {
         case .broadcast: return BroadcastRooms()
         case .program(let command, let mode) where !mode.isPerSession:
-            return LongLivedProgramService(pattern: route.pattern, command: command, mode: mode, server: self)
+            return LongLivedProgramService(pattern: served.pattern, command: command, mode: mode,
+                                           settings: served.settings, server: self)
         default: return nil
         }
     }
 
     /// The handler for a session that passed the handshake, or the HTTP refusal to send instead.
-    func prepareHandler(_ route: Route, for session: Session, request: HTTPHead) -> HandlerPreparation {
+    func prepareHandler(_ served: ServedRoute, for session: Session, request: HTTPHead) -> HandlerPreparation {
+        let route = served.route
         if let key = Self.serviceKey(for: route), let service = self.services[key] {
             return service.prepareHandler(for: session, request: request)
         }
@@ -331,29 +376,33 @@ public final class GatewayServer {
         case .custom(_, let make): return .ready(make(session))
         case .program(let command, let mode):
             let (scriptName, pathInfo) = route.scriptNameAndPathInfo(for: session.path)
-            return self.startProgram(command, mode: mode, scriptName: scriptName, pathInfo: pathInfo, for: session)
+            return self.startProgram(command, mode: mode, scriptName: scriptName, pathInfo: pathInfo,
+                                     route: route.pattern, for: session)
         case .directory(let directory, let mode):
             switch ScriptDirectory.lookup(session.path, in: directory) {
             case .notFound(let why):
                 return .refused(HTTPResponse(status: 404, body: why))
             case .found(let file, let scriptName, let pathInfo):
                 return self.startProgram(ProgramCommand(executable: file), mode: mode, scriptName: scriptName,
-                                         pathInfo: pathInfo, for: session)
+                                         pathInfo: pathInfo, route: route.pattern, for: session)
             }
         }
     }
 
     private func startProgram(_ command: ProgramCommand, mode: ProgramMode, scriptName: String, pathInfo: String,
-                              for session: Session) -> HandlerPreparation {
+                              route: String, for session: Session) -> HandlerPreparation {
         if let limit = self.configuration.maxPrograms, self.runningPrograms >= limit {
             return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
+        }
+        if let limit = session.settings.maxPrograms, self.runningProgramsByRoute[route, default: 0] >= limit {
+            return .refused(HTTPResponse(status: 503, body: "too many programs running on \(route) (limit \(limit))"))
         }
         let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
         // `launchProgram` answers at once when it spawns on the loop thread, later from a worker.
         var answer = HandlerPreparation.pending
         var answeredLater = false
-        self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, log: session.log) {
-            [unowned self] outcome in
+        self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, countedRoute: route,
+                           settings: session.settings, log: session.log) { [unowned self] outcome in
             let preparation: HandlerPreparation
             switch outcome {
             case .failure(let error):
@@ -373,11 +422,13 @@ public final class GatewayServer {
         return answer
     }
 
-    /// Starts a per-request program (one that counts toward `maxPrograms`), on a spawn worker when
-    /// there are any, and hands it, or the spawn's error (logged here), to `done` on the loop
-    /// thread: before this returns when the spawn happened on the loop thread itself. The server
-    /// owns the program from then on, until its process group is gone.
-    func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, log: Log,
+    /// Starts a per-request program (one that counts toward `maxPrograms` and toward
+    /// `countedRoute`'s own bound), on a spawn worker when there are any, and hands it, or the
+    /// spawn's error (logged here), to `done` on the loop thread: before this returns when the
+    /// spawn happened on the loop thread itself. The server owns the program from then on, until
+    /// its process group is gone.
+    func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String,
+                       settings: RouteSettings, log: Log,
                        _ done: @escaping (Result<ProgramProcess, SystemError>) -> Void) {
         let finish = { (outcome: Result<ProgramProcess, SystemError>) in
             if case .failure(let error) = outcome {
@@ -387,13 +438,13 @@ public final class GatewayServer {
         }
         guard let workers = self.spawnWorkers() else {
             finish(Result { () throws(SystemError) in
-                try self.spawnProgram(command, environment: environment, terminal: terminal, countsTowardLimit: true,
-                                      log: log)
+                try self.spawnProgram(command, environment: environment, terminal: terminal, countedRoute: countedRoute,
+                                      settings: settings, log: log)
             })
             return
         }
-        // Counted now, so the limit holds while spawns are in flight.
-        self.runningPrograms += 1
+        // Counted now, so the limits hold while spawns are in flight.
+        self.countProgram(for: countedRoute)
         let request = SpawnWorkers.Request(executable: self.resolvedPath(of: command.executable),
                                            arguments: command.arguments, environment: environment, terminal: terminal,
                                            controlGroup: self.nextControlGroup())
@@ -402,12 +453,14 @@ public final class GatewayServer {
             finish(result.flatMap { child in
                 Result { () throws(SystemError) in
                     let program = try ProgramProcess(adopting: child, command: command, environment: environment,
-                                                     countsTowardLimit: true, server: self, log: log)
+                                                     countedRoute: countedRoute, settings: settings, server: self,
+                                                     log: log)
                     self.programs[program.pid] = program
                     return program
                 }
             }.mapError { error in
-                self.runningPrograms -= 1  // a failed adoption killed and reaped the child, never counted as exited
+                // A failed adoption killed and reaped the child, never counted as exited.
+                self.childDidExit(countedFor: countedRoute)
                 return error
             })
         }
@@ -415,7 +468,7 @@ public final class GatewayServer {
 
     /// Per-session programs are started on these threads (see `SpawnWorkers`); made on first use.
     /// nil when threads cannot be made: spawning then happens on the loop thread.
-    private func spawnWorkers() -> SpawnWorkers? {
+    func spawnWorkers() -> SpawnWorkers? {
         if let workers = self.workers { return workers }
         guard !self.workersUnavailable else { return nil }
         do {
@@ -428,30 +481,32 @@ public final class GatewayServer {
     }
 
     /// Starts a program the server then owns until its process group is gone.
-    func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countsTowardLimit: Bool,
-                      log: Log) throws(SystemError) -> ProgramProcess {
+    func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String?,
+                      settings: RouteSettings, log: Log) throws(SystemError) -> ProgramProcess {
         let program: ProgramProcess
         do {
             program = try ProgramProcess(
                 spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-                terminal: terminal, controlGroup: self.nextControlGroup(), countsTowardLimit: countsTowardLimit,
+                terminal: terminal, controlGroup: self.nextControlGroup(), countedRoute: countedRoute, settings: settings,
                 server: self, log: log)
         } catch {
             self.metrics?.processSpawnFailures += 1
             throw error
         }
         self.metrics?.processSpawns += 1
-        if countsTowardLimit { self.runningPrograms += 1 }
+        if let route = countedRoute { self.countProgram(for: route) }
         self.programs[program.pid] = program
         return program
     }
 
-    /// The variables of wsgate's own environment that `--passenv` names.
-    func passedEnvironment() -> [String: String] {
+    /// The operator's variables for a route's programs: those of wsgate's own environment that
+    /// `--passenv` names, then the route's `env`.
+    func passedEnvironment(_ settings: RouteSettings) -> [String: String] {
         var inherited: [String: String] = [:]
-        for name in self.configuration.passEnvironment {
+        for name in settings.passEnvironment {
             if let value = ProcessEnvironment.value(of: name) { inherited[name] = value }
         }
+        inherited.merge(settings.environment) { _, extra in extra }
         return inherited
     }
 
@@ -459,17 +514,19 @@ public final class GatewayServer {
     func cgiEnvironment(for session: Session, scriptName: String, pathInfo: String) -> CGIEnvironment {
         CGIEnvironment(
             .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
-                  remoteHost: session.remoteAddress.host, remotePort: session.remoteAddress.port,
+                  // websocketd's values for a client on a Unix socket.
+                  remoteHost: session.remoteAddress.isUnix ? "unix-socket" : session.remoteAddress.host,
+                  remotePort: session.remoteAddress.isUnix ? nil : session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
-                  tls: session.tlsPeer),
-            passing: self.passedEnvironment())
+                  tls: session.tlsPeer, authentication: session.authentication),
+            passing: self.passedEnvironment(session.settings))
     }
 
     /// The path to run for a program name: a bare name is looked up in PATH once, not at every
     /// spawn (one access(2) per PATH entry). A name that no longer resolves is tried as given, so
     /// the spawn reports the failure.
-    private func resolvedPath(of executable: String) -> String {
+    func resolvedPath(of executable: String) -> String {
         if executable.contains("/") { return executable }
         if let path = self.resolvedExecutables[executable] { return path }
         guard let path = ChildProcess.findExecutable(executable) else { return executable }
@@ -491,8 +548,15 @@ public final class GatewayServer {
         return String(self.lastUniqueID)
     }
 
-    func childDidExit() {
+    private func countProgram(for route: String) {
+        self.runningPrograms += 1
+        self.runningProgramsByRoute[route, default: 0] += 1
+    }
+
+    func childDidExit(countedFor route: String) {
         self.runningPrograms -= 1
+        self.runningProgramsByRoute[route, default: 1] -= 1
+        if self.runningProgramsByRoute[route] == 0 { self.runningProgramsByRoute[route] = nil }
     }
 
     func programDidRelease(_ program: ProgramProcess) {
@@ -520,7 +584,9 @@ public final class GatewayServer {
     /// Collects orphans that exited, leaving the gateway's own programs to their pidfd watchers.
     func reapOrphans() {
         // A child a spawn worker started is ours before the loop has adopted it into `programs`.
-        Orphans.reapExited(sparing: { self.programs[$0] != nil || self.workers?.mayOwn($0) == true })
+        Orphans.reapExited(sparing: {
+            self.programs[$0] != nil || self.authCommandPids.contains($0) || self.workers?.mayOwn($0) == true
+        })
     }
 
     /// Flushes `session` after the current batch of events, once however often it is asked.

@@ -11,6 +11,10 @@ final class Listener: EventHandler {
     let address: SocketAddress
     unowned let server: GatewayServer
     var registration: Registration?
+    /// The socket file of a Unix listener this process bound: removed when it closes.
+    var removesFile: String?
+    /// Passed in by a service manager (socket activation): the name it gave, or "" for none.
+    var passedName: String?
     private var backingOff = false
     /// Out of descriptors since the last successful accept: the pause is logged once per episode.
     private var starved = false
@@ -88,5 +92,9 @@ final class Listener: EventHandler {
             self.registration = nil
         }
         self.socket.close()
+        if let path = self.removesFile {
+            Socket.removeSocketFile(path)
+            self.removesFile = nil
+        }
     }
 }

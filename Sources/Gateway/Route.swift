@@ -8,11 +8,19 @@ public struct Route {
     /// permessage-deflate (RFC 7692) for this route's sessions; nil declines it. Read at each
     /// handshake and kept by the session, so a session keeps what it agreed.
     public var compression: PerMessageDeflate.Configuration?
+    /// The route's own settings (a configuration file's per-route options); nil: the gateway's
+    /// configuration. `compression` above is the route's in either case.
+    public var settings: RouteSettings?
+    /// Who may open this route's sessions; nil: the server's `Configuration.auth`.
+    public var auth: AuthPolicy?
 
-    public init(_ pattern: String, _ handler: RouteHandler, compression: PerMessageDeflate.Configuration? = nil) {
+    public init(_ pattern: String, _ handler: RouteHandler, compression: PerMessageDeflate.Configuration? = nil,
+                settings: RouteSettings? = nil, auth: AuthPolicy? = nil) {
         self.pattern = pattern
         self.handler = handler
         self.compression = compression
+        self.settings = settings
+        self.auth = auth
     }
 
     /// Whether this route serves `path` (the query string is not part of the match).

@@ -13,4 +13,7 @@ protocol RouteService: AnyObject {
     func prepareHandler(for session: Session, request: HTTPHead) -> GatewayServer.HandlerPreparation
     /// The gateway is shutting down and closing every session: stop what runs.
     func beginShutdown()
+    /// A reload dropped the route or changed its program: close the service's sessions with
+    /// `code` and stop what runs. New sessions no longer reach it.
+    func retire(code: CloseCode, reason: String)
 }

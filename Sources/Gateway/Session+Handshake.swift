@@ -22,21 +22,38 @@ extension Session {
             self.reject(HTTPResponse(status: 404, body: "no route for \(self.path)"), logAs: "handshake.not_found")
             return
         }
+        // From here on the session runs with its route's settings, whatever a reload does later.
+        self.settings = route.settings
         let accepted: ServerHandshake.Accepted
-        switch self.server.handshake.accept(head, compression: route.compression) {
+        switch route.handshake.accept(head, compression: route.settings.compression) {
         case .failure(let failure):
             self.reject(failure.response, logAs: "handshake.refused")
             return
         case .success(let success):
             accepted = success
         }
-        if let refusal = self.server.originPolicy.refusal(for: head) {
+        if let refusal = route.originPolicy.refusal(for: head) {
             self.reject(HTTPResponse(status: 403, body: refusal), logAs: "handshake.forbidden_origin")
+            return
+        }
+        if let policy = route.route.auth ?? self.server.configuration.auth {
+            self.authenticate(under: policy, route: route, accepted: accepted, rest: rest)
+        } else {
+            self.startHandler(route: route, accepted: accepted, rest: rest)
+        }
+    }
+
+    /// Prepares the route's handler and opens the session, or waits while a program starts.
+    func startHandler(route: ServedRoute, accepted: ServerHandshake.Accepted, rest: [UInt8]) {
+        guard let head = self.request else { preconditionFailure("startHandler before the request") }
+        guard self.server.claimOnce(for: self) else {
+            self.reject(HTTPResponse(status: 503, body: "serving one session only (--once)"), logAs: "server.once_busy")
             return
         }
         // A program is started before the 101, so that one that cannot start is an HTTP error.
         switch self.server.prepareHandler(route, for: self, request: head) {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: route, accepted: accepted, handler: handler, rest: rest)
@@ -53,6 +70,7 @@ extension Session {
         guard case .preparing(let waiting) = self.phase else { return }
         switch preparation {
         case .refused(let response):
+            self.server.releaseOnce(for: self)
             self.reject(response, logAs: "handshake.handler_failed")
         case .ready(let handler):
             self.open(route: waiting.route, accepted: waiting.accepted, handler: handler, rest: waiting.rest)
@@ -68,15 +86,15 @@ extension Session {
         return false
     }
 
-    private func open(route: Route, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
+    private func open(route served: ServedRoute, accepted: ServerHandshake.Accepted, handler: any SessionHandler, rest: [UInt8]) {
         self.subprotocol = accepted.subprotocol
-        self.handlerName = route.handler.name
-        if let agreement = accepted.deflate, let compression = route.compression {
+        self.handlerName = served.route.handler.name
+        if let agreement = accepted.deflate, let compression = served.settings.compression {
             self.deflate = PerMessageDeflate(side: .server, agreement: agreement, configuration: compression,
                                              shared: self.server.deflateStreams)
         }
         let connection = Connection(
-            side: .server, configuration: .init(maxMessageSize: self.server.configuration.maxMessageSize),
+            side: .server, configuration: .init(maxMessageSize: self.settings.maxMessageSize),
             extensions: self.deflate.map { [$0] } ?? [], log: self.log.enabled(.debug) ? self.connectionLog() : nil)
         self.phase = .open(connection)
         self.queue.appendHTTPResponse(accepted.response.serialized())
@@ -86,10 +104,11 @@ extension Session {
             ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
-        if let metrics = self.server.metrics?.route(route.pattern) {
+        if let metrics = self.server.metrics?.route(served.pattern) {
             metrics.sessions += 1
             self.routeMetrics = metrics
         }
+        self.server.onceOpened(self, handler: handler)
         self.scheduleKeepalive()
         self.scheduleIdleCheck()
         handler.sessionDidOpen(self)

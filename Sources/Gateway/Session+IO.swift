@@ -212,7 +212,7 @@ extension Session: EventHandler {
             self.shutDownWrite()
         }
         // RFC-agnostic flow control: a client that does not read its replies stops being read.
-        let limit = self.server.configuration.maxQueuedBytes
+        let limit = self.settings.maxQueuedBytes
         if self.readingPaused && self.queue.count <= limit / 2 {
             self.readingPaused = false
             self.log.debug("session.read_resumed", [("cause", "send_queue")])
@@ -273,8 +273,8 @@ extension Session: EventHandler {
         }
         self.phase = .rejecting
         var response = response
-        response.headers.append(contentsOf: self.server.configuration.headers)
-        response.headers.append(contentsOf: self.server.configuration.refusalHeaders)
+        response.headers.append(contentsOf: self.settings.headers)
+        response.headers.append(contentsOf: self.settings.refusalHeaders)
         self.queue.appendHTTPResponse(response.serialized())
         self.endOfStreamRequested = true
     }
@@ -312,8 +312,10 @@ extension Session: EventHandler {
             let handler = self.handler
             self.handler = nil
             handler?.sessionDidClose(self, code: code, reason: text)
+            self.server.onceEnded(self, code: code == .abnormalClosure ? nil : code)
         } else {
             self.log.debug("connection.close", [("reason", reason)])
+            self.server.releaseOnce(for: self)  // it never opened: the next request may have the turn
         }
         self.server.sessionDidEnd(self)
     }

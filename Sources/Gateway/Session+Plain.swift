@@ -64,7 +64,7 @@ extension Session {
         self.cancelTimer(&self.handshakeTimer)
         let request = HTTPRequest(
             head: head, method: head.method ?? "GET", version: CGIEnvironment.version(head), path: self.path,
-            query: self.query, body: body, route: self.server.router.route(for: self.path))
+            query: self.query, body: body, route: self.server.router.route(for: self.path)?.route)
         let exchange = HTTPExchange(request: request, session: self,
                                     keepAlive: request.wantsKeepAlive && !self.inputEnded)
         self.pendingInput = rest

@@ -41,8 +41,8 @@ extension Session {
     /// Keepalive (issue: "every --ping-interval a session that has received nothing gets a ping; if
     /// nothing arrives within --ping-timeout, the session is closed with 1011").
     func scheduleKeepalive() {
-        guard let interval = self.server.configuration.pingInterval, interval > .zero else { return }
-        let deadline = self.pingSentAt.map { $0 + self.server.configuration.pingTimeout } ?? self.lastReceivedAt + interval
+        guard let interval = self.settings.pingInterval, interval > .zero else { return }
+        let deadline = self.pingSentAt.map { $0 + self.settings.pingTimeout } ?? self.lastReceivedAt + interval
         self.keepaliveTimer = self.server.loop.schedule(at: deadline) { [unowned self] in
             self.keepaliveTimer = nil
             self.keepaliveFired()
@@ -51,7 +51,7 @@ extension Session {
 
     func keepaliveFired() {
         guard let connection = self.connection, connection.state == .open,
-            let interval = self.server.configuration.pingInterval
+            let interval = self.settings.pingInterval
         else { return }
         let now = self.server.loop.now
         if let sentAt = self.pingSentAt {
@@ -83,7 +83,7 @@ extension Session {
     }
 
     func scheduleIdleCheck() {
-        guard let timeout = self.server.configuration.idleTimeout, timeout > .zero else { return }
+        guard let timeout = self.settings.idleTimeout, timeout > .zero else { return }
         self.idleTimer = self.server.loop.schedule(at: self.lastMessageAt + timeout) { [unowned self] in
             self.idleTimer = nil
             guard let connection = self.connection, connection.state == .open else { return }

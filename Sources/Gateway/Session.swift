@@ -33,7 +33,7 @@ public final class Session {
 
     /// What a handshake waiting for its handler keeps until the handler is ready.
     struct Preparation {
-        let route: Route
+        let route: ServedRoute
         let accepted: ServerHandshake.Accepted
         /// Bytes that came after the request (frames sent with it).
         var rest: [UInt8]
@@ -52,6 +52,8 @@ public final class Session {
     public internal(set) var subprotocol: String?
     /// permessage-deflate as agreed in the handshake, nil when it was not.
     public internal(set) var deflate: PerMessageDeflate?
+    /// Who the route's auth policy let in (REMOTE_USER, AUTH_TYPE); nil on a route without one.
+    public internal(set) var authentication: Authentication?
 
     unowned let server: GatewayServer
     /// The socket, or TLS over it: everything the session reads and writes goes through it.
@@ -61,6 +63,8 @@ public final class Session {
     var handler: (any SessionHandler)?
     var handlerName = "-"
     var log: Log
+    /// The gateway's defaults until the request is routed, then the route's, kept to the end.
+    var settings: RouteSettings
     var queue = OutboundQueue()
     /// The send queue is over its bound: the client is not read until it drains.
     var readingPaused = false
@@ -104,6 +108,7 @@ public final class Session {
         self.server = server
         self.phase = phase
         self.log = server.configuration.log.with("id", id).with("remote", remoteAddress)
+        self.settings = server.defaultSettings
         self.openedAt = server.loop.now
         self.lastReceivedAt = server.loop.now
         self.lastMessageAt = server.loop.now
@@ -197,7 +202,7 @@ public final class Session {
     func sendEncodedFrame(_ frame: [UInt8], dropIfBehind: Bool) {
         guard let connection = self.connection, connection.canSendData else { return }
         self.pullOutput(connection)  // keep order with anything the connection queued itself
-        if dropIfBehind && self.queue.count + frame.count > self.server.configuration.maxQueuedBytes {
+        if dropIfBehind && self.queue.count + frame.count > self.settings.maxQueuedBytes {
             self.dropAsSlowConsumer(connection)
         } else {
             self.queue.append(frame)
@@ -211,7 +216,7 @@ public final class Session {
         self.routeMetrics?.slowConsumerCloses += 1
         self.queue.dropUnstarted()
         connection.fail(code: .policyViolation,
-                        reason: "slow consumer: more than \(self.server.configuration.maxQueuedBytes) bytes queued")
+                        reason: "slow consumer: more than \(self.settings.maxQueuedBytes) bytes queued")
     }
 
     /// Queues a message meant for many sessions: the frame the message caches for this session's
@@ -224,7 +229,7 @@ public final class Session {
         }
         guard let connection = self.connection, connection.canSendData else { return }
         self.pullOutput(connection)
-        if dropIfBehind && self.queue.count + message.payload.count > self.server.configuration.maxQueuedBytes {
+        if dropIfBehind && self.queue.count + message.payload.count > self.settings.maxQueuedBytes {
             self.dropAsSlowConsumer(connection)
         } else {
             message.payload.withUnsafeBytes { bytes in

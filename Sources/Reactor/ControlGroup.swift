@@ -124,16 +124,6 @@ public struct ControlGroup: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The whole content of a small file (a /proc or cgroup file), or "" when it cannot be read.
-func readWholeFile(_ path: String) -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return "" }
-    defer { Glibc.close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { break }
-        bytes += buffer[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+private func readWholeFile(_ path: String) -> String {
+    String(decoding: (try? FileContents.read(path)) ?? [], as: UTF8.self)
 }

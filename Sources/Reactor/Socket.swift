@@ -21,8 +21,9 @@ public final class Socket {
         assert(self.isClosed, "Socket \(self.fd) was never closed")
     }
 
-    /// Creates a TCP socket for `family`. The corresponding C function is `socket(2)`.
-    static func tcp(family: CInt) throws(SystemError) -> Socket {
+    /// Creates a stream socket for `family` (TCP, or Unix-domain for AF_UNIX).
+    /// The corresponding C function is `socket(2)`.
+    static func stream(family: CInt) throws(SystemError) -> Socket {
         let raw = try systemCall("socket") {
             Glibc.socket(family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         }
@@ -37,9 +38,11 @@ public final class Socket {
     ///
     /// The corresponding C functions are `socket(2)`, `bind(2)` and `listen(2)`.
     public static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(SystemError) -> Socket {
-        let socket = try Socket.tcp(family: address.family)
+        let socket = try Socket.stream(family: address.family)
         do throws(SystemError) {
-            try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
+            if !address.isUnix {
+                try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
+            }
             if address.isIPv6 {
                 try socket.setOption(CInt(IPPROTO_IPV6), IPV6_V6ONLY, 1, name: "setsockopt(IPV6_V6ONLY)")
             }
@@ -61,7 +64,7 @@ public final class Socket {
     ///
     /// The corresponding C function is `connect(2)`.
     public static func connect(to address: SocketAddress) throws(SystemError) -> (Socket, connected: Bool) {
-        let socket = try Socket.tcp(family: address.family)
+        let socket = try Socket.stream(family: address.family)
         let result = address.withSockAddr { pointer, length in
             Glibc.connect(socket.fd.rawValue, pointer, length)
         }

@@ -1,16 +1,17 @@
 import CGlibc
 import Glibc
 
-/// An IPv4 or IPv6 address with a port.
+/// An IPv4 or IPv6 address with a port, or a Unix-domain socket's path.
 ///
-/// Holds the C `sockaddr_in` / `sockaddr_in6` itself, so passing it to `bind` or `connect`
-/// costs nothing. Unix-domain addresses are deliberately not modelled: wsgate only listens
-/// on TCP, and `Socket.pair()` covers local tests.
+/// Holds the C `sockaddr_in` / `sockaddr_in6` / `sockaddr_un` itself, so passing it to `bind` or
+/// `connect` costs nothing. A Unix address has no port (0) and may be unnamed (a client's end).
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline
     enum Storage: Sendable {
         case v4(sockaddr_in)
         case v6(sockaddr_in6)
+        /// The path's bytes and the length the kernel gave (an unnamed socket has no path).
+        case unix(sockaddr_un, socklen_t)
     }
 
     @usableFromInline
@@ -22,9 +23,13 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         case notNumeric(String)
         /// getaddrinfo failed; `message` is gai_strerror's text.
         case resolution(host: String, code: CInt, message: String)
+        /// A Unix socket path longer than `sockaddr_un` holds (107 bytes on Linux), or empty.
+        case badUnixPath(String)
 
         public var description: String {
             switch self {
+            case .badUnixPath(let path):
+                path.isEmpty ? "an empty Unix socket path" : "Unix socket path longer than 107 bytes: \(path)"
             case .notNumeric(let host): "not a numeric IP address: \(host)"
             case .resolution(let host, _, let message): "getaddrinfo: \(host): \(message)"
             }
@@ -53,13 +58,31 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         throw .notNumeric(host)
     }
 
-    /// Wraps what the kernel returned; nil for a family other than AF_INET and AF_INET6.
+    /// The address of the Unix-domain socket at `path` (a file system path; no abstract names).
+    /// - Throws: `SocketAddress.Error.badUnixPath` when it is empty or does not fit.
+    public init(unixPath path: String) throws(SocketAddress.Error) {
+        var address = sockaddr_un()
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard !bytes.isEmpty, bytes.count < capacity, !bytes.contains(0) else { throw .badUnixPath(path) }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1
+        self.storage = .unix(address, socklen_t(length))
+    }
+
+    /// Wraps what the kernel returned; nil for a family other than AF_INET, AF_INET6 and AF_UNIX.
     init?(_ address: UnsafePointer<sockaddr>, length: socklen_t) {
         switch CInt(address.pointee.sa_family) {
         case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
             self.storage = .v4(UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in.self))
         case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
             self.storage = .v6(UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in6.self))
+        case AF_UNIX:
+            var unix = sockaddr_un()
+            let count = min(Int(length), MemoryLayout<sockaddr_un>.size)
+            withUnsafeMutableBytes(of: &unix) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: count)) }
+            self.storage = .unix(unix, socklen_t(count))
         default:
             return nil
         }
@@ -120,6 +143,23 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             return address.sin_addr.s_addr == 0
         case .v6(var address):
             return withUnsafeBytes(of: &address.sin6_addr) { bytes in bytes.allSatisfy { $0 == 0 } }
+        case .unix:
+            return false
+        }
+    }
+
+    /// Whether this is an AF_UNIX address.
+    public var isUnix: Bool {
+        if case .unix = self.storage { return true }
+        return false
+    }
+
+    /// A Unix socket's path; "" for an unnamed one (a client's end), nil for an IP address.
+    public var unixPath: String? {
+        guard case .unix(var address, let length) = self.storage else { return nil }
+        let count = max(0, Int(length) - MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!)
+        return withUnsafeBytes(of: &address.sun_path) { bytes in
+            String(decoding: bytes.prefix(count).prefix { $0 != 0 }, as: UTF8.self)
         }
     }
 
@@ -134,31 +174,41 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         switch self.storage {
         case .v4(let address): UInt16(bigEndian: address.sin_port)
         case .v6(let address): UInt16(bigEndian: address.sin6_port)
+        case .unix: 0
         }
     }
 
-    /// The numeric host, "127.0.0.1" or "::1". The corresponding C function is `inet_ntop(3)`.
+    /// The numeric host, "127.0.0.1" or "::1"; a Unix socket's path.
+    /// The corresponding C function is `inet_ntop(3)`.
     public var host: String {
+        if let path = self.unixPath { return path }
         // INET6_ADDRSTRLEN is 46; the buffer lives on the stack.
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
             switch self.storage {
             case .v4(var address):
                 _ = inet_ntop(AF_INET, &address.sin_addr, text.baseAddress, 64)
             case .v6(var address):
                 _ = inet_ntop(AF_INET6, &address.sin6_addr, text.baseAddress, 64)
+            case .unix:
+                text[0] = 0
             }
             return String(cString: text.baseAddress!)
         }
     }
 
-    /// "127.0.0.1:8080" or "[::1]:8080".
+    /// "127.0.0.1:8080", "[::1]:8080", "unix:/run/wsgate.sock", or "unix-socket" for an unnamed one.
     public var description: String {
-        self.isIPv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+        if let path = self.unixPath { return path.isEmpty ? "unix-socket" : "unix:\(path)" }
+        return self.isIPv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
     }
 
     @usableFromInline
     var family: CInt {
-        self.isIPv6 ? AF_INET6 : AF_INET
+        switch self.storage {
+        case .v4: AF_INET
+        case .v6: AF_INET6
+        case .unix: AF_UNIX
+        }
     }
 
     /// Lends the C form to `bind`, `connect` and friends.
@@ -179,6 +229,12 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
                     try body(raw, socklen_t(MemoryLayout<sockaddr_in6>.size))
                 }
             }
+        case .unix(var address, let length):
+            return try withUnsafePointer(to: &address) { (pointer) throws(E) -> R in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(E) -> R in
+                    try body(raw, length)
+                }
+            }
         }
     }
 
@@ -189,6 +245,8 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         case (.v6(var a), .v6(var b)):
             a.sin6_port == b.sin6_port && a.sin6_scope_id == b.sin6_scope_id
                 && memcmp(&a.sin6_addr, &b.sin6_addr, MemoryLayout<in6_addr>.size) == 0
+        case (.unix, .unix):
+            lhs.unixPath == rhs.unixPath
         default:
             false
         }
@@ -205,6 +263,9 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             withUnsafeBytes(of: &address.sin6_addr) { hasher.combine(bytes: $0) }
             hasher.combine(address.sin6_port)
             hasher.combine(address.sin6_scope_id)
+        case .unix:
+            hasher.combine(0)
+            hasher.combine(self.unixPath)
         }
     }
 }

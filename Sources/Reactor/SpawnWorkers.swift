@@ -17,14 +17,18 @@ public final class SpawnWorkers {
         public var environment: [String: String]
         public var terminal: Bool
         public var controlGroup: ControlGroup?
+        /// stdin from /dev/null and stderr on wsgate's own (a check that only answers on stdout),
+        /// instead of pipes.
+        public var quiet: Bool
 
         public init(executable: String, arguments: [String], environment: [String: String], terminal: Bool,
-                    controlGroup: ControlGroup? = nil) {
+                    controlGroup: ControlGroup? = nil, quiet: Bool = false) {
             self.executable = executable
             self.arguments = arguments
             self.environment = environment
             self.terminal = terminal
             self.controlGroup = controlGroup
+            self.quiet = quiet
         }
     }
 
@@ -102,8 +106,8 @@ public final class SpawnWorkers {
         Result { () throws(SystemError) in
             try ChildProcess.spawn(
                 executable: request.executable, arguments: request.arguments, environment: request.environment,
-                standardInput: request.terminal ? .terminal : .pipe,
-                standardOutput: request.terminal ? .terminal : .pipe, standardError: .pipe,
+                standardInput: request.terminal ? .terminal : request.quiet ? .discard : .pipe,
+                standardOutput: request.terminal ? .terminal : .pipe, standardError: request.quiet ? .inherit : .pipe,
                 controlGroup: request.controlGroup)
         }
     }

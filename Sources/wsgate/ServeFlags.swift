@@ -25,13 +25,32 @@ struct ServeFlag {
     let group: Group
     /// One line; `\n` continues it on the next, under the first.
     let help: String
+    /// How many values it takes: what a configuration file's array for it means.
+    let arity: Arity
 
-    init(_ name: String, _ value: String?, _ group: Group, _ help: String, aliases: [String] = []) {
+    enum Arity {
+        /// One value; the last one given counts.
+        case one
+        /// Each value adds one (`--header`): an array in the file gives several.
+        case repeatable
+        /// One comma-separated list (`--origin`): an array in the file is that list.
+        case commaList
+    }
+
+    init(_ name: String, _ value: String?, _ group: Group, _ help: String, aliases: [String] = [],
+         arity: Arity = .one) {
         self.name = name
         self.aliases = aliases
         self.value = value
         self.group = group
         self.help = help
+        self.arity = arity
+    }
+
+    /// Whether a configuration file may set it as a top-level key (named without `--`): not the
+    /// general flags, nor the routes, which the file writes as `[[route]]` tables.
+    var isFileKey: Bool {
+        self.group != .general && !["--route", "--binary-route", "--config"].contains(self.name)
     }
 
     var isSwitch: Bool { self.value == nil }
@@ -44,12 +63,21 @@ struct ServeFlag {
 /// here and `--help` is printed from here, so neither can know a flag the other does not.
 enum ServeFlags {
     static let all: [ServeFlag] = [
-        .init("--route", "PATH=HANDLER", .serving, "serve PATH with HANDLER (repeatable; each PATH once)"),
+        .init("--route", "PATH=HANDLER", .serving, "serve PATH with HANDLER (repeatable; each PATH once)",
+              arity: .repeatable),
+        .init("--config", "FILE", .serving,
+              "read settings and routes from the TOML FILE (see the README); flags\n"
+                + "given here win over its top-level keys; SIGHUP reads it again"),
         .init("--address", "ADDR", .serving,
               "listen on ADDR: 127.0.0.1, ::1, [::1], or a name such as localhost\n"
-                + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)"),
+                + "(every address it resolves to); repeatable (default 0.0.0.0 and ::)", arity: .repeatable),
         .init("--port", "N", .serving, "TCP port (default 8080; 0 picks a free one)"),
-        .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)"),
+        .init("--unixsocket", "PATH", .serving,
+              "listen on a Unix socket too (repeatable); without --address or\n"
+                + "--port, only there; a stale socket file is replaced", arity: .repeatable),
+        .init("--unixsocket-mode", "MODE", .serving, "octal file mode of --unixsocket files (default 0660)"),
+        .init("--subprotocol", "NAME", .serving, "offer NAME as a subprotocol (repeatable, preferred first)",
+              arity: .repeatable),
 
         .init("--dir", "[MODE:]DIR", .handlers,
               "serve each executable file below DIR at its path (MODE: lines,\nbinary or pty)"),
@@ -62,9 +90,13 @@ enum ServeFlags {
                 + "GET / lists the routes (for development: it shows your commands)"),
         .init("--binary", nil, .handlers, "program routes written without a MODE run in binary mode"),
         .init("--binary-route", "PATH=COMMAND", .handlers,
-              "one binary-mode program route: --route PATH=binary:COMMAND"),
+              "one binary-mode program route: --route PATH=binary:COMMAND", arity: .repeatable),
+        .init("--once", nil, .handlers,
+              "serve one session, then exit with its program's exit status (others\n"
+                + "are not accepted meanwhile)"),
         .init("--passenv", "LIST", .handlers,
-              "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)"),
+              "comma-separated variables of wsgate's environment passed to\nprograms (default PATH,LD_LIBRARY_PATH)",
+              arity: .commaList),
         .init("--closems", "MS", .handlers, "extra milliseconds each step of stopping a program waits (default 0)"),
         .init("--cgroup", "auto|off|DIR", .handlers,
               "start each program in a cgroup v2 group of its own below DIR,\n"
@@ -115,11 +147,17 @@ enum ServeFlags {
 
         .init("--origin", "LIST", .security,
               "allowed Origins, comma-separated: host, host:port or\n"
-                + "scheme://host[:port]; others get 403 (default any)"),
+                + "scheme://host[:port]; others get 403 (default any)", arity: .commaList),
         .init("--sameorigin", nil, .security, "only allow an Origin with the request's host and port; 403 otherwise"),
-        .init("--header", "'NAME: VALUE'", .security, "add a header to every response (repeatable)"),
-        .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)"),
-        .init("--header-http", "'NAME: VALUE'", .security, "add a header to refusals only (repeatable)"),
+        .init("--auth", "KIND:ARG", .security,
+              "who may connect, on every route: basic:HTPASSWD, bearer:TOKENS or\n"
+                + "command:PROGRAM (exit 0 allows); 401/403 otherwise; SIGHUP re-reads"),
+        .init("--header", "'NAME: VALUE'", .security, "add a header to every response (repeatable)",
+              arity: .repeatable),
+        .init("--header-ws", "'NAME: VALUE'", .security, "add a header to 101 responses only (repeatable)",
+              arity: .repeatable),
+        .init("--header-http", "'NAME: VALUE'", .security, "add a header to refusals only (repeatable)",
+              arity: .repeatable),
 
         .init("--ssl", nil, .tls, "serve wss:// (TLS 1.2 and 1.3), with --sslcert and --sslkey;\n"
                 + "the port defaults to 443; SIGHUP reloads the files"),

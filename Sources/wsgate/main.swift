@@ -9,6 +9,7 @@ if CommandLine.arguments.count > 1 {
     case "bench": exit(runBench(rest))
     case "client": exit(runClient(rest))
     case "send": exit(runSend(rest))
+    case "check": exit(runCheck(rest))
     case "help": print(usage, terminator: ""); exit(0)
     case "version": print(version); exit(0)
     default: break
@@ -20,7 +21,8 @@ do {
     case .help: print(usage, terminator: "")
     case .version: print(version)
     case .license: print(license, terminator: "")
-    case .serve(let configuration):
+    case .serve(var configuration):
+        try takeServiceEnvironment(into: &configuration)
         Allocator.retainFreedMemory()
         // The default soft limit (often 1024) is not the administrator's choice; the hard one is.
         _ = try? ResourceLimits.raiseOpenFilesToHardLimit()
@@ -37,6 +39,12 @@ do {
         } catch {
             configuration.log.fatal("server.error", [("error", "\(error)")])
             exit(1)
+        }
+        // --once: the session's program's status, or for a route without one, its close.
+        switch server.onceOutcome {
+        case .program(let status): exit(exitStatus(of: status))
+        case .closed(let code): exit(exitStatus(forClose: code))
+        case nil: break
         }
     }
 } catch {

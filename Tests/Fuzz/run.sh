@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate request-path)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate request-path toml)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -27,6 +27,7 @@ gateway_sources() {
     command-line) echo Sources/Gateway/Process/CommandLine.swift ;;
     request-path) echo Sources/Gateway/HTTP/RequestPath.swift ;;
     shared-line | shared-json) echo "${shared[@]}" ;;
+    toml) echo Sources/Gateway/Config/TOMLValue.swift Sources/Gateway/Config/TOMLParser.swift Sources/Gateway/Config/TOMLWriter.swift ;;
     esac
 }
 
@@ -42,6 +43,7 @@ fuzzer_flags() {
     shared-line) echo -max_len=2048 -dict=Tests/Fuzz/Dictionaries/shared-line.dict ;;
     shared-json) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/json.dict ;;
     deflate) echo -max_len=8192 -dict=Tests/Fuzz/Dictionaries/deflate.dict ;;
+    toml) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/toml.dict ;;
     esac
 }
 
@@ -56,6 +58,7 @@ harness_name() {
     shared-line) echo SharedLineFuzz ;;
     shared-json) echo SharedJSONFuzz ;;
     deflate) echo DeflateFuzz ;;
+    toml) echo TOMLFuzz ;;
     esac
 }
 

@@ -150,11 +150,37 @@ def request_path():
     }
 
 
+def toml():
+    return {
+        "config": b"""# wsgate configuration
+port = 8080
+address = ["127.0.0.1", "::1"]
+loglevel = 'info'
+ping-interval = "30s"
+
+[[route]]
+path = "/echo"
+handler = "echo"
+max-message-size = "64KiB"
+env = { GREETING = "hi \\u00e9", "quoted key" = '' }
+
+[[route]]
+path = "/chat/*"
+handler = "shared:./handlers/echo"
+[route.env]
+ROOM = "lobby"
+""",
+        "values": b"a = [1, -2, +3, 1_000, true, false, \"s\\t\\\"\\\\\", 'lit', [], [[]], {}]\r\nb.c.d = { e = { f = 1 } }\n",
+        "tables": b"[a.b]\nx = 1\n[a]\ny = 2\n[[t]]\n[[t]]\nz = 3\n[t.u]\n",
+        "refused": b"a = 1.5\nb = 1979-05-27\nc = \"\"\"x\"\"\"\n",
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
         "line-splitter": line_splitter(), "command-line": command_line(), "shared-line": shared_line(),
-        "shared-json": shared_json(), "request-path": request_path(),
+        "shared-json": shared_json(), "request-path": request_path(), "toml": toml(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target

@@ -28,14 +28,22 @@ TIMEOUT = 5
 class Wsgate:
     """One wsgate process listening on 127.0.0.1 on a free port."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, tcp=True, env=None, pass_fds=(), launcher=(), ready=None):
+        """tcp=False: no --address/--port of its own (Unix sockets, passed sockets); then `port`
+        is the first TCP port it reports, or None when it reports only Unix sockets. `launcher`:
+        a command that runs wsgate (socket activation); `ready`: a pattern whose group is the port,
+        for a launcher that says it is listening before wsgate starts."""
+        self.ready = ready
         if not BINARY.exists():
             pytest.fail(f"wsgate binary not found at {BINARY}: run swift build or set WSGATE_BIN")
+        listen = ["--address", "127.0.0.1", "--port", "0"] if tcp else []
         self.process = subprocess.Popen(
-            [str(BINARY), "--address", "127.0.0.1", "--port", "0", "--loglevel", "info", *flags],
+            [*launcher, str(BINARY), *listen, "--loglevel", "info", *flags],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=env,
+            pass_fds=pass_fds,
         )
         self.lines = []
         self.port = self._read_port()
@@ -61,16 +69,31 @@ class Wsgate:
                 line, buffer = buffer.split(b"\n", 1)
                 text = line.decode(errors="replace")
                 self.lines.append(text)
-                match = re.search(r"event=server\.listen .*address=\S+:(\d+)", text)
-                if match:
-                    return int(match.group(1))
+                match = re.search(self.ready or r"event=server\.listen .*address=\S+:(\d+)", text)
+                if match or not self.ready and re.search(r"event=server\.listen .*unix=", text):
+                    # The lines read with this one are kept, and a partial last line is finished
+                    # by the drain thread.
+                    *complete, self._partial = buffer.split(b"\n")
+                    self.lines.extend(line.decode(errors="replace") for line in complete)
+                    return int(match.group(1)) if match else None
         self.stop()
         pytest.fail("wsgate did not report its port; stderr: " + "\n".join(self.lines) + buffer.decode())
 
     def _read_rest(self):
         for line in self.process.stderr:
+            line, self._partial = self._partial + line, b""
             self.lines.append(line.decode(errors="replace").rstrip("\n"))
             self._draining.wait()
+
+    def logged(self, text, timeout=10):
+        """Whether a log line containing `text` shows up within `timeout` (lines arrive through the
+        drain thread, a little after the event)."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def pause_draining(self):
         """Stops reading wsgate's stderr, so its pipe fills (a stalled log reader)."""
@@ -102,8 +125,8 @@ def wsgate():
     """A factory: wsgate(*flags) starts one; all are stopped after the test."""
     started = []
 
-    def start(*flags):
-        server = Wsgate(*flags)
+    def start(*flags, **options):
+        server = Wsgate(*flags, **options)
         started.append(server)
         return server
 

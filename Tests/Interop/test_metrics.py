@@ -177,3 +177,25 @@ def test_metrics_off_by_default(wsgate):
     conn.request("GET", "/metrics")
     assert conn.getresponse().status == 404
     conn.close()
+
+
+def test_auth_refusals_are_counted_by_route(wsgate, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("s3cret-token\n")
+    server = wsgate("--metrics", "--auth", f"bearer:{tokens}", "--route", "/echo=echo")
+
+    async def main():
+        for _ in range(2):
+            with pytest.raises(InvalidStatus) as refused:
+                async with client(server.url("/echo?access_token=wrong")):
+                    pass
+            assert refused.value.response.status_code == 401
+        async with client(server.url("/echo?access_token=s3cret-token")) as ws:
+            await ws.send("in")
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "in"
+
+    run(main())
+    samples = scrape(server)[1]
+    assert value(samples, "wsgate_auth_refusals_total", route="/echo") == 2
+    assert value(samples, "wsgate_handshake_failures_total", status="401") == 2
+    assert value(samples, "wsgate_sessions_total", route="/echo") == 1

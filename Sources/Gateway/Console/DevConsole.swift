@@ -8,10 +8,11 @@
 /// the port which programs serve which paths.
 final class DevConsole: HTTPResponder {
     let name = "devconsole"
-    private let routes: [Route]
+    /// Its routes are read at each request: a reload may change them.
+    unowned let server: GatewayServer
 
-    init(routes: [Route]) {
-        self.routes = routes
+    init(server: GatewayServer) {
+        self.server = server
     }
 
     func serve(_ exchange: HTTPExchange) -> Bool {
@@ -22,7 +23,7 @@ final class DevConsole: HTTPResponder {
             page = DevConsolePage.console(pattern: route.pattern, handler: Self.handlerText(route.handler),
                                           mode: Self.mode(of: route.handler))
         } else if request.path == "/" {
-            page = DevConsolePage.index(routes: self.routes.map { route in
+            page = DevConsolePage.index(routes: self.server.router.routes.map(\.route).map { route in
                 (pattern: route.pattern, link: Self.consoleLink(for: route.pattern),
                  handler: Self.handlerText(route.handler), mode: Self.mode(of: route.handler))
             })

@@ -44,7 +44,9 @@ final class CGIScripts: HTTPResponder {
         environment["HTTP_CONTENT_LENGTH"] = nil
         environment["HTTP_CONTENT_TYPE"] = nil
         let run = CGIRun(exchange: exchange, server: self.server, log: session.log.with("script", scriptName))
+        // CGI scripts share one count for the per-route bound, under a name no route can have.
         self.server.launchProgram(ProgramCommand(executable: file), environment: environment, terminal: false,
+                                  countedRoute: "cgi:\(self.directory)", settings: session.settings,
                                   log: run.log) { outcome in run.started(outcome) }
         return true
     }

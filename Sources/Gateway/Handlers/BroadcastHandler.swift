@@ -75,4 +75,7 @@ final class BroadcastRooms: RouteService {
     }
 
     func beginShutdown() {}
+
+    /// A removed broadcast route's rooms run in-process and cost nothing: their sessions keep them.
+    func retire(code: CloseCode, reason: String) {}
 }

@@ -24,6 +24,8 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     let pattern: String
     let command: ProgramCommand
     let mode: ProgramMode
+    /// The settings of the route that started it; kept until the program's command changes.
+    let settings: RouteSettings
     unowned let server: GatewayServer
     private let log: Log
     private var program: ProgramProcess?
@@ -37,15 +39,16 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     private var startedAt: ContinuousClock.Instant?
     private var shuttingDown = false
 
-    init(pattern: String, command: ProgramCommand, mode: ProgramMode, server: GatewayServer) {
+    init(pattern: String, command: ProgramCommand, mode: ProgramMode, settings: RouteSettings, server: GatewayServer) {
         precondition(!mode.isPerSession)
         self.pattern = pattern
         self.command = command
         self.mode = mode
+        self.settings = settings
         self.server = server
         self.log = server.configuration.log.with("route", pattern).with("mode", mode)
         // A shared protocol line carries a message escaped (up to 2×) or in base64 (4/3×).
-        let maxMessage = server.configuration.maxMessageSize
+        let maxMessage = settings.maxMessageSize
         self.lines = LineSplitter(maxLineLength: mode == .fanout ? maxMessage : 2 * maxMessage + 256,
                                   discardsLongLines: mode != .fanout)
     }
@@ -65,12 +68,12 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     }
 
     private func spawn() throws(SystemError) {
-        var environment = self.server.passedEnvironment()
+        var environment = self.server.passedEnvironment(self.settings)
         environment["SERVER_SOFTWARE"] = self.server.configuration.serverSoftware
         environment["WSGATE_ROUTE"] = self.pattern
         environment["WSGATE_MODE"] = self.mode.rawValue
         let program = try self.server.spawnProgram(self.command, environment: environment, terminal: false,
-                                                   countsTowardLimit: false, log: self.log)
+                                                   countedRoute: nil, settings: self.settings, log: self.log)
         program.owner = self
         self.program = program
         self.lines = LineSplitter(maxLineLength: self.lines.maxLineLength, discardsLongLines: self.lines.discardsLongLines)
@@ -97,6 +100,14 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
         if let timer = self.restartTimer { self.server.loop.cancel(timer) }
         self.restartTimer = nil
         self.program?.terminate()
+    }
+
+    /// Closes every session with `code`, then stops the program as shutdown does (stdin closed,
+    /// then the termination steps); it is not restarted.
+    func retire(code: CloseCode, reason: String) {
+        self.log.info("shared.retired", [("code", code.rawValue), ("sessions", self.sessions.count)])
+        for session in Array(self.sessions.values) { session.close(code: code, reason: reason) }
+        self.beginShutdown()
     }
 
     // MARK: Sessions
@@ -175,7 +186,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
         if program.isOutputClosed {
             self.programWentDown()
         } else {
-            self.downTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
+            self.downTimer = self.server.loop.schedule(after: .milliseconds(100) + self.settings.closeGrace) {
                 [self] in
                 self.downTimer = nil
                 self.programWentDown()
@@ -225,7 +236,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     private func handleLine(_ line: UnsafeRawBufferPointer) {
         guard let encoding = self.encoding else {
             // fanout: the line is a text message for everyone (repaired and cut as in line mode).
-            TextLine.pieces(of: line, limit: self.server.configuration.maxMessageSize) { piece in
+            TextLine.pieces(of: line, limit: self.settings.maxMessageSize) { piece in
                 let message = FanoutMessage(opcode: .text, payload: Array(piece))
                 for session in self.sessions.values { session.send(message, dropIfBehind: true) }
             }
@@ -264,7 +275,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     /// a message over the size limit.
     private func fanout(_ message: Message) -> FanoutMessage? {
         let fanout = FanoutMessage(message)
-        guard fanout.payload.count <= self.server.configuration.maxMessageSize else {
+        guard fanout.payload.count <= self.settings.maxMessageSize else {
             self.log.error("shared.message_too_big", [("bytes", fanout.payload.count)])
             return nil
         }

@@ -31,7 +31,7 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
         self.mode = mode
         self.server = server
         self.session = session
-        self.lines = LineSplitter(maxLineLength: server.configuration.maxMessageSize)
+        self.lines = LineSplitter(maxLineLength: session.settings.maxMessageSize)
         program.owner = self
     }
 
@@ -103,7 +103,7 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
         guard let session = self.session else { return }
         // Everything read now goes out in one writev.
         session.flush()
-        if session.queuedBytes > self.server.configuration.maxQueuedBytes {
+        if session.queuedBytes > session.settings.maxQueuedBytes {
             self.stdoutPaused = true
             program.pauseOutput()
         }
@@ -115,7 +115,7 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
         } else {
             // Never an invalid text frame: undecodable bytes become U+FFFD, and the repaired text
             // still goes out in pieces within the message limit.
-            TextLine.pieces(of: line, limit: self.server.configuration.maxMessageSize) { session.send(textUTF8: $0) }
+            TextLine.pieces(of: line, limit: session.settings.maxMessageSize) { session.send(textUTF8: $0) }
         }
     }
 
@@ -145,7 +145,7 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
     /// holds it). While stdout is paused for a slow client, what is left in the pipe is the
     /// program's own last output, not a background process's: the wait starts over until it is read.
     private func armFinishTimer() {
-        self.finishTimer = self.server.loop.schedule(after: .milliseconds(100) + self.server.configuration.closeGrace) {
+        self.finishTimer = self.server.loop.schedule(after: .milliseconds(100) + self.program.closeGrace) {
             [self] in
             self.finishTimer = nil
             if self.stdoutPaused && self.session != nil {

@@ -15,9 +15,10 @@ import Reactor
 /// Gauges (connections open, programs running) and the `process_*` figures are read at the
 /// scrape. nil on the server when metrics are off: then none of this is counted.
 final class MetricsRegistry {
-    /// In the order the routes were given, so a scrape lists them as the command line does.
-    let routes: [RouteMetrics]
-    private let routesByPattern: [String: RouteMetrics]
+    /// In the order the routes were given, so a scrape lists them as the command line does; a route
+    /// a reload adds comes after them. A route a reload removes keeps its counters (they only grow).
+    private(set) var routes: [RouteMetrics]
+    private var routesByPattern: [String: RouteMetrics]
     private var handshakeFailures: [Int: Int] = [:]
     private var requests: [RequestKey: Int] = [:]
     var processSpawns = 0
@@ -41,7 +42,14 @@ final class MetricsRegistry {
         self.routesByPattern = seen
     }
 
-    func route(_ pattern: String) -> RouteMetrics? { self.routesByPattern[pattern] }
+    /// The counters of the route `pattern`, made on first use (a route a reload added).
+    func route(_ pattern: String) -> RouteMetrics {
+        if let metrics = self.routesByPattern[pattern] { return metrics }
+        let metrics = RouteMetrics(pattern: pattern)
+        self.routesByPattern[pattern] = metrics
+        self.routes.append(metrics)
+        return metrics
+    }
 
     /// An upgrade refused before the 101 (no route, a bad handshake, a forbidden origin, a program
     /// that could not start, too many connections).
@@ -55,11 +63,10 @@ final class MetricsRegistry {
         self.requests[RequestKey(responder: responder, status: status), default: 0] += 1
     }
 
-    /// The hook for an auth step: call it when a handshake to `pattern` is refused for its
-    /// credentials (`wsgate_auth_refusals_total`). Also count the refusal's status with
-    /// `handshakeFailed`, as every refused upgrade is.
+    /// A handshake to `pattern` refused for its credentials (`wsgate_auth_refusals_total`);
+    /// `reject` counts its status with `handshakeFailed` too, as for every refused upgrade.
     func authRefused(route pattern: String) {
-        self.routesByPattern[pattern]?.authRefusals += 1
+        self.route(pattern).authRefusals += 1
     }
 
     /// The exposition of every family: the folded counters plus what `sessions` (the live ones)

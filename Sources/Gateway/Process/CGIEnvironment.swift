@@ -18,7 +18,8 @@ struct CGIEnvironment {
     struct Request {
         var head: HTTPHead
         var remoteHost: String
-        var remotePort: UInt16
+        /// nil for a client on a Unix socket: REMOTE_PORT is empty.
+        var remotePort: UInt16?
         var localPort: UInt16
         var scriptName: String
         var pathInfo: String
@@ -26,6 +27,8 @@ struct CGIEnvironment {
         var serverSoftware: String
         /// Over TLS, what the client's certificate said; nil over plain TCP.
         var tls: TLSPeer? = nil
+        /// Who the route's auth policy let in: REMOTE_USER and AUTH_TYPE; nil leaves them empty.
+        var authentication: Authentication? = nil
     }
 
     /// The TLS facts a program sees, under Apache mod_ssl's names (nginx's `$ssl_client_s_dn` and
@@ -44,7 +47,7 @@ struct CGIEnvironment {
         self.set("SERVER_SOFTWARE", request.serverSoftware)
         self.set("REMOTE_ADDR", request.remoteHost)
         self.set("REMOTE_HOST", request.remoteHost)
-        self.set("REMOTE_PORT", String(request.remotePort))
+        self.set("REMOTE_PORT", request.remotePort.map { String($0) } ?? "")
         self.set("SERVER_NAME", serverName)
         self.set("SERVER_PORT", serverPort)
         self.set("SERVER_PROTOCOL", Self.version(head))
@@ -59,6 +62,10 @@ struct CGIEnvironment {
         // Part of CGI but meaningless here: set empty so nothing leaks in from outside.
         for name in ["AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"] {
             self.set(name, "")
+        }
+        if let who = request.authentication {
+            self.set("AUTH_TYPE", who.type)
+            self.set("REMOTE_USER", who.user)
         }
         if let tls = request.tls {
             self.set("HTTPS", "on")

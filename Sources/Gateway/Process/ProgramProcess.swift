@@ -32,8 +32,13 @@ final class ProgramProcess {
     let uniqueID: String?
     /// The cgroup holding the program and everything it starts, when cgroups are used.
     var controlGroup: ControlGroup? { self.child.controlGroup }
-    /// Per-session programs count against `--maxforks`; a route's long-lived program does not.
-    let countsTowardLimit: Bool
+    /// The route whose per-session programs this one counts toward (`--maxforks`, and the route's
+    /// own `maxforks`); nil for a route's long-lived program, which counts toward no bound.
+    let countedRoute: String?
+    /// The stdin queue's bound and the termination steps' extra grace: the route's settings when
+    /// the program started.
+    let maxQueuedBytes: Int
+    let closeGrace: Duration
     unowned let server: GatewayServer
     var log: Log
     /// Strong until the program is released: a weak reference would slow every retain of the
@@ -69,25 +74,27 @@ final class ProgramProcess {
     /// Starts `command` with `environment`, its stdin and stdout on pipes or on a pseudo-terminal,
     /// its stderr on a pipe. - Throws: the spawn's `SystemError`.
     convenience init(spawning executable: String, command: ProgramCommand, environment: [String: String],
-                     terminal: Bool, controlGroup: ControlGroup?, countsTowardLimit: Bool, server: GatewayServer,
-                     log: Log) throws(SystemError) {
+                     terminal: Bool, controlGroup: ControlGroup?, countedRoute: String?, settings: RouteSettings,
+                     server: GatewayServer, log: Log) throws(SystemError) {
         let child = try ChildProcess.spawn(
             executable: executable, arguments: command.arguments, environment: environment,
             standardInput: terminal ? .terminal : .pipe, standardOutput: terminal ? .terminal : .pipe,
             standardError: .pipe, controlGroup: controlGroup)
         try self.init(adopting: child, command: command, environment: environment,
-                      countsTowardLimit: countsTowardLimit, server: server, log: log)
+                      countedRoute: countedRoute, settings: settings, server: server, log: log)
     }
 
     /// Takes over a child already started (by `SpawnWorkers`, off the loop thread) with its stdin
     /// and stdout on pipes or a terminal and its stderr on a pipe.
     /// - Throws: registering its exit with the loop; the child is then killed and reaped.
     init(adopting child: ChildProcess, command: ProgramCommand, environment: [String: String],
-         countsTowardLimit: Bool, server: GatewayServer, log: Log) throws(SystemError) {
+         countedRoute: String?, settings: RouteSettings, server: GatewayServer, log: Log) throws(SystemError) {
         self.child = child
         self.command = command.description
         self.uniqueID = environment["UNIQUE_ID"]
-        self.countsTowardLimit = countsTowardLimit
+        self.countedRoute = countedRoute
+        self.maxQueuedBytes = settings.maxQueuedBytes
+        self.closeGrace = settings.closeGrace
         self.server = server
         self.log = log.with("pid", self.child.pid)
         if let terminal = self.child.terminal {
@@ -222,7 +229,7 @@ final class ProgramProcess {
     }
 
     private func applyInputBackpressure() {
-        let limit = self.server.configuration.maxQueuedBytes
+        let limit = self.maxQueuedBytes
         let waiting = self.queuedInputBytes
         if !self.inputFull && waiting > limit {
             self.inputFull = true
@@ -359,7 +366,7 @@ final class ProgramProcess {
 
     private func childExited(_ status: ChildProcess.ExitStatus) {
         self.exitStatus = status
-        if self.countsTowardLimit { self.server.childDidExit() }
+        if let route = self.countedRoute { self.server.childDidExit(countedFor: route) }
         if self.server.configuration.containsOrphans { self.server.reapOrphans() }
         // Per-session detail (trace): a long-lived program's exit has its own line (`shared.exit`).
         self.log.trace("process.exit", [("status", status)])
@@ -379,7 +386,7 @@ final class ProgramProcess {
         self.outputStarted = true
         self.resumeOutput()
         self.updateInterest()
-        let plan = TerminationPlan.standard(closeGrace: self.server.configuration.closeGrace)
+        let plan = TerminationPlan.standard(closeGrace: self.closeGrace)
         self.termination = Termination(plan: plan)
         self.releaseIfGroupGone()
         if !self.isReleased { self.scheduleNextTerminationStep() }

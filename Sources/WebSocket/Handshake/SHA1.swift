@@ -1,9 +1,11 @@
 /// SHA-1 (FIPS 180-4), only for `Sec-WebSocket-Accept` (RFC 6455 §4.2.2).
 ///
 /// SHA-1 is broken for collision resistance, which the handshake does not rely on: the accept key
-/// only proves the server read the request. Not for anything else.
-enum SHA1 {
-    static func hash(_ message: [UInt8]) -> [UInt8] {
+/// only proves the server read the request. The gateway also keys its cache of checked passwords
+/// with it (salted per process), which relies only on preimage resistance, unbroken for SHA-1.
+/// Not for anything else.
+package enum SHA1 {
+    package static func hash(_ message: [UInt8]) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var padded = message
         padded.append(0x80)
