@@ -87,6 +87,12 @@ extension GatewayServer {
         public var maxRequestBodySize = 1 << 20
         /// How long a kept-alive HTTP connection may wait for its next request.
         public var httpIdleTimeout: Duration = .seconds(10)
+        /// Count and serve Prometheus metrics at this path (`--metrics`, `--metrics-path`); nil
+        /// counts nothing.
+        public var metricsPath: String?
+        /// A plain GET of a route's path shows a console page for it, and `GET /` lists the routes
+        /// (`--devconsole`).
+        public var devConsole = false
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

@@ -26,13 +26,16 @@ public final class GatewayServer {
     /// zlib streams every session without context takeover compresses and inflates with: one set
     /// per loop, instead of up to 300 KiB per session.
     let deflateStreams = PerMessageDeflate.SharedStreams()
-    /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): CGI scripts
-    /// before static files, as websocketd does, so a script's source is never served as a file.
-    /// Empty when neither is configured: plain requests are then refused as they always were.
+    /// What serves plain HTTP requests, asked in this order (see `HTTPResponder`): metrics (its
+    /// path is its own), CGI scripts before static files, as websocketd does, so a script's source
+    /// is never served as a file, then the dev console (routes' paths, and `/` when no file is
+    /// there). Empty when none is configured: plain requests are then refused as they always were.
     private(set) var responders: [any HTTPResponder] = []
     /// The route-wide part of each route that has one (broadcast rooms, long-lived programs), by
     /// `serviceKey`.
     var services: [String: any RouteService] = [:]
+    /// The counters `--metrics` serves; nil when metrics are off, and then nothing is counted.
+    let metrics: MetricsRegistry?
     /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
     private(set) var runningPrograms = 0
     /// The same, by route pattern (what each route's own `maxPrograms` bounds).
@@ -98,6 +101,7 @@ public final class GatewayServer {
         self.defaultSettings = RouteSettings(configuration)
         self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.tlsBuffers = configuration.tls == nil ? nil : TLSTransport.Buffers()
+        self.metrics = configuration.metricsPath == nil ? nil : MetricsRegistry(routes: configuration.routes)
         self.notifier = configuration.notifySocket.flatMap { ServiceNotifier(target: $0) }
         self.openFilesLimit = (try? ResourceLimits.openFiles().soft) ?? 1024
         self.maxConnections = configuration.maxConnections
@@ -147,11 +151,18 @@ public final class GatewayServer {
                 try self.addListener(socket, address: try SocketAddress(unixPath: path), removesFile: path)
             }
             try self.setUpControlGroups()
+            if let path = configuration.metricsPath, let metrics = self.metrics {
+                self.responders.append(MetricsEndpoint(path: path, registry: metrics, server: self))
+            }
             if let directory = configuration.cgiDirectory {
                 self.responders.append(CGIScripts(directory: directory, server: self))
             }
             if let directory = configuration.staticDirectory {
-                self.responders.append(StaticFiles(directory: directory, log: configuration.log))
+                self.responders.append(StaticFiles(directory: directory, log: configuration.log,
+                                                   leavesMissingRoot: configuration.devConsole))
+            }
+            if configuration.devConsole {
+                self.responders.append(DevConsole(server: self))
             }
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
@@ -213,6 +224,9 @@ public final class GatewayServer {
 
     /// Sessions at this moment, handshakes included.
     public var connectionCount: Int { self.sessions.count }
+
+    /// Every connection at this moment, for a metrics scrape.
+    var liveSessions: Dictionary<Int, Session>.Values { self.sessions.values }
 
     /// Serves until SIGINT, SIGTERM or `shutdownHandle.stop()`, then shuts down gracefully and returns.
     public func run() throws {
@@ -435,6 +449,7 @@ public final class GatewayServer {
                                            arguments: command.arguments, environment: environment, terminal: terminal,
                                            controlGroup: self.nextControlGroup())
         workers.spawn(request) { [unowned self] result in
+            if case .success = result { self.metrics?.processSpawns += 1 } else { self.metrics?.processSpawnFailures += 1 }
             finish(result.flatMap { child in
                 Result { () throws(SystemError) in
                     let program = try ProgramProcess(adopting: child, command: command, environment: environment,
@@ -468,10 +483,17 @@ public final class GatewayServer {
     /// Starts a program the server then owns until its process group is gone.
     func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String?,
                       settings: RouteSettings, log: Log) throws(SystemError) -> ProgramProcess {
-        let program = try ProgramProcess(
-            spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
-            terminal: terminal, controlGroup: self.nextControlGroup(), countedRoute: countedRoute, settings: settings,
-            server: self, log: log)
+        let program: ProgramProcess
+        do {
+            program = try ProgramProcess(
+                spawning: self.resolvedPath(of: command.executable), command: command, environment: environment,
+                terminal: terminal, controlGroup: self.nextControlGroup(), countedRoute: countedRoute, settings: settings,
+                server: self, log: log)
+        } catch {
+            self.metrics?.processSpawnFailures += 1
+            throw error
+        }
+        self.metrics?.processSpawns += 1
         if let route = countedRoute { self.countProgram(for: route) }
         self.programs[program.pid] = program
         return program

@@ -11,7 +11,7 @@ extension Session {
         case .allowed(let who):
             self.authenticated(as: who, route: route, accepted: accepted, rest: rest)
         case .refused(let response):
-            self.reject(response, logAs: "handshake.unauthorized")
+            self.refuseAuthentication(response, route: route)
         case .verifyPassword(let user, let password, let hash):
             self.awaitAuthentication(route: route, accepted: accepted, rest: rest)
             self.server.verifyPassword(user: user, password: password, hash: hash) { [self] matches in
@@ -39,9 +39,16 @@ extension Session {
         case .success(let who):
             self.authenticated(as: who, route: waiting.route, accepted: waiting.accepted, rest: waiting.rest)
         case .failure(let refusal):
-            self.reject(refusal.response, logAs: "handshake.unauthorized")
+            self.refuseAuthentication(refusal.response, route: waiting.route)
         }
         self.flush()
+    }
+
+    /// 401 or 403, counted for `wsgate_auth_refusals_total` (and, as every refused upgrade, for
+    /// `wsgate_handshake_failures_total`).
+    private func refuseAuthentication(_ response: HTTPResponse, route: ServedRoute) {
+        self.server.metrics?.authRefused(route: route.pattern)
+        self.reject(response, logAs: "handshake.unauthorized")
     }
 
     private func authenticated(as who: Authentication, route: ServedRoute, accepted: ServerHandshake.Accepted,

@@ -104,6 +104,10 @@ extension Session {
             ("compression", accepted.response["Sec-WebSocket-Extensions"] ?? "-"),
         ])
         self.handler = handler
+        if let metrics = self.server.metrics?.route(served.pattern) {
+            metrics.sessions += 1
+            self.routeMetrics = metrics
+        }
         self.server.onceOpened(self, handler: handler)
         self.scheduleKeepalive()
         self.scheduleIdleCheck()

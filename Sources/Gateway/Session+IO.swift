@@ -155,7 +155,9 @@ extension Session: EventHandler {
                     connection.holdCloseReply()
                     self.armCloseTimer()
                 }
-            case .ping, .pong:
+            case .pong:
+                self.pongReceived()
+            case .ping:
                 break  // pongs are automatic
             }
         }
@@ -266,6 +268,8 @@ extension Session: EventHandler {
             // A plain request no responder took, refused as before the dispatch existed.
             self.logRequest(exchange, status: response.status, bytes: response.body.utf8.count)
             exchange.end()
+        } else {
+            self.server.metrics?.handshakeFailed(status: response.status)
         }
         self.phase = .rejecting
         var response = response
@@ -303,6 +307,8 @@ extension Session: EventHandler {
                 ("bytes_in", self.bytesIn), ("bytes_out", self.bytesOut),
                 ("messages_in", self.messagesIn), ("messages_out", self.messagesOut),
             ])
+            self.routeMetrics?.fold(self, code: code.rawValue)
+            self.routeMetrics = nil
             let handler = self.handler
             self.handler = nil
             handler?.sessionDidClose(self, code: code, reason: text)

@@ -106,6 +106,7 @@ extension Session {
     /// The access log's line for a plain request (`--loglevel access`).
     func logRequest(_ exchange: HTTPExchange, status: Int?, bytes: some BinaryInteger, cancelled: Bool = false) {
         let request = exchange.request
+        if let status { self.server.metrics?.requestAnswered(responder: exchange.responderName, status: status) }
         self.log.access("http.request", [
             ("method", request.method), ("path", request.path), ("query", request.query.isEmpty ? "-" : request.query),
             ("status", status.map(String.init) ?? "-"), ("bytes", bytes),

@@ -71,6 +71,17 @@ extension Session {
         self.scheduleKeepalive()
     }
 
+    /// A pong: when it answers the keepalive ping (the first pong after it), the round trip is
+    /// measured for `wsgate_ping_rtt_seconds`, and the ping is settled.
+    func pongReceived() {
+        guard let sentAt = self.pingSentAt else { return }
+        self.pingSentAt = nil
+        if let metrics = self.routeMetrics {
+            let rtt = (self.server.loop.now - sentAt).components
+            metrics.pingRoundTrips.observe(Double(rtt.seconds) + Double(rtt.attoseconds) * 1e-18)
+        }
+    }
+
     func scheduleIdleCheck() {
         guard let timeout = self.settings.idleTimeout, timeout > .zero else { return }
         self.idleTimer = self.server.loop.schedule(at: self.lastMessageAt + timeout) { [unowned self] in

@@ -97,6 +97,9 @@ public final class Session {
     var bytesOut = 0
     var messagesIn = 0
     var messagesOut = 0
+    /// The route's counters while the session is open and metrics are on; its own counts above are
+    /// folded into them when it ends (see `RouteMetrics`).
+    var routeMetrics: RouteMetrics?
 
     init(id: Int, transport: any Transport, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
         self.id = id
@@ -210,6 +213,7 @@ public final class Session {
 
     private func dropAsSlowConsumer(_ connection: Connection) {
         self.log.info("session.slow_consumer", [("queued_bytes", self.queue.count)])
+        self.routeMetrics?.slowConsumerCloses += 1
         self.queue.dropUnstarted()
         connection.fail(code: .policyViolation,
                         reason: "slow consumer: more than \(self.settings.maxQueuedBytes) bytes queued")

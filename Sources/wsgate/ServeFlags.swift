@@ -85,6 +85,9 @@ enum ServeFlags {
               "serve the files below DIR to plain GET and HEAD requests (not\nupgrades): index.html for a directory, ranges, 304s"),
         .init("--cgidir", "DIR", .handlers,
               "run the executables below DIR as CGI/1.1 scripts for plain\nrequests (GET, HEAD, POST); tried before --staticdir"),
+        .init("--devconsole", nil, .handlers,
+              "a plain browser GET of a route's path shows a console for it;\n"
+                + "GET / lists the routes (for development: it shows your commands)"),
         .init("--binary", nil, .handlers, "program routes written without a MODE run in binary mode"),
         .init("--binary-route", "PATH=COMMAND", .handlers,
               "one binary-mode program route: --route PATH=binary:COMMAND", arity: .repeatable),
@@ -163,6 +166,10 @@ enum ServeFlags {
         .init("--sslca", "FILE", .tls,
               "mutual TLS: refuse clients without a certificate signed by a CA\nin FILE (PEM)"),
 
+        .init("--metrics", nil, .logging,
+              "count and serve Prometheus metrics at GET /metrics (default off;\n"
+                + "anyone who reaches the port can read them: see the README)"),
+        .init("--metrics-path", "PATH", .logging, "serve --metrics at PATH instead of /metrics"),
         .init("--loglevel", "LEVEL", .logging,
               "debug, trace, access, info, error or fatal, most verbose first;\n"
                 + "each shows its lines and those of the later levels (default access)"),
@@ -175,7 +182,6 @@ enum ServeFlags {
         .init("--license", nil, .general, "print the license"),
 
         .init("--redirport", "N", .unsupported, "redirect plain HTTP on port N to HTTPS (needs --ssl)"),
-        .init("--devconsole", nil, .unsupported, "the development console"),
         .init("--reverselookup", nil, .unsupported,
               "REMOTE_HOST is the client's IP address, not a name (=false is fine)"),
     ]

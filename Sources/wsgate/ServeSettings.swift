@@ -19,6 +19,8 @@ struct ServeSettings {
     var compressionOn = false
     var compression = PerMessageDeflate.Configuration()
     var compressionFlags: [String] = []
+    var metricsOn = false
+    var metricsPath: String?
 
     /// A route of the configuration file, made over these settings (see `ConfigFile.makeRoute`).
     struct FileRoute {
@@ -130,7 +132,14 @@ struct ServeSettings {
         case "--cgi-timeout": self.configuration.cgiTimeout = try positiveDuration(value, flag: flag)
         case "--http-idle-timeout": self.configuration.httpIdleTimeout = try positiveDuration(value, flag: flag)
         case "--max-request-body": self.configuration.maxRequestBodySize = try OptionParser.size(value, flag: flag)
-        case "--devconsole", "--reverselookup":
+        case "--devconsole": self.configuration.devConsole = value == "true"
+        case "--metrics": self.metricsOn = value == "true"
+        case "--metrics-path":
+            guard value.hasPrefix("/"), !value.contains("?"), !value.contains(where: { $0 == " " || $0.isNewline }) else {
+                throw OptionParser.Failure(description: "--metrics-path: '\(value)' is not a path (it starts with /, without a query)")
+            }
+            self.metricsPath = value
+        case "--reverselookup":
             // websocketd's switches: asking for what wsgate does anyway (=false) is fine.
             if value == "true" { throw unsupported(flag) }
         case "--redirport":
@@ -224,6 +233,11 @@ struct ServeSettings {
         {
             throw OptionParser.Failure(description: "\(flag) needs --compression")
         }
+        if self.metricsOn {
+            configuration.metricsPath = self.metricsPath ?? "/metrics"
+        } else if self.metricsPath != nil {
+            throw OptionParser.Failure(description: "--metrics-path needs --metrics")
+        }
         if !self.addresses.isEmpty {
             configuration.addresses = self.addresses
         } else if !configuration.unixSockets.isEmpty && !self.portGiven {
@@ -243,7 +257,7 @@ private func unsupported(_ flag: String) -> OptionParser.Failure {
     case "--redirport": "redirecting HTTP to HTTPS is not supported yet"
     case "--reverselookup":
         "reverse DNS lookups are not supported: REMOTE_HOST is the client's IP address (--reverselookup=false)"
-    default: "the dev console is not supported yet"
+    default: "not supported"
     }
     return OptionParser.Failure(description: "\(flag): \(why)")
 }

@@ -25,6 +25,9 @@ start_server() {  # server [binary]
     case $1 in
     wsgate) $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 \
                 --max-message-size 16MiB 2>>"$LOG" & ;;
+    # The same with the metrics registry counting (SERVERS="wsgate wsgate-metrics" for the cost of --metrics).
+    wsgate-metrics) $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 \
+                --max-message-size 16MiB --metrics 2>>"$LOG" & ;;
     # websocketd's line mode never echoes binary data without newlines: give it --binary for that case.
     websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error ${2:+--binary=true} cat >>"$LOG" 2>&1 & ;;  # it logs to stdout
     node-ws) node Tests/Benchmarks/node-ws-echo.js "$PORT" 2>>"$LOG" & ;;

@@ -16,15 +16,18 @@ import WebSocket
 ///
 /// A directory is served by its `index.html`; asked without its final "/", it answers 301 to
 /// the path with it (so the page's relative links resolve), and without an index, 404: there is
-/// no directory listing.
+/// no directory listing. With `leavesMissingRoot` (the dev console is on), `/` without an
+/// `index.html` is left to the console's list of routes instead.
 final class StaticFiles: HTTPResponder {
     let name = "static"
     let directory: String
     private let log: Log
+    private let leavesMissingRoot: Bool
 
-    init(directory: String, log: Log) {
+    init(directory: String, log: Log, leavesMissingRoot: Bool = false) {
         self.directory = directory
         self.log = log
+        self.leavesMissingRoot = leavesMissingRoot
     }
 
     func serve(_ exchange: HTTPExchange) -> Bool {
@@ -41,7 +44,7 @@ final class StaticFiles: HTTPResponder {
         guard let root = FileStatus.realPath(of: self.directory),
             let found = self.find(path, below: root)
         else {
-            guard request.route == nil else { return false }
+            guard request.route == nil, !(self.leavesMissingRoot && path.segments.isEmpty) else { return false }
             exchange.respond(status: 404, text: "\(path.decoded) not found")
             return true
         }

@@ -1,0 +1,150 @@
+import Reactor
+
+/// The gateway's counters (`--metrics`): one registry per server, on its loop thread, so nothing
+/// is locked; per-route counters are `RouteMetrics` objects the sessions hold. What is counted
+/// where:
+///
+/// - a session's messages, bytes and close code: folded in when it ends, the live sessions' own
+///   counts added at each scrape (nothing per message);
+/// - sessions opened: at the 101; slow-consumer closes: when one is dropped;
+/// - refused upgrades (by status) and answered plain requests (by responder and status): where
+///   their access line is written;
+/// - program spawns and spawn failures: where the server spawns (per-session, long-lived and CGI);
+/// - keepalive round trips: when the pong to the gateway's ping arrives.
+///
+/// Gauges (connections open, programs running) and the `process_*` figures are read at the
+/// scrape. nil on the server when metrics are off: then none of this is counted.
+final class MetricsRegistry {
+    /// In the order the routes were given, so a scrape lists them as the command line does; a route
+    /// a reload adds comes after them. A route a reload removes keeps its counters (they only grow).
+    private(set) var routes: [RouteMetrics]
+    private var routesByPattern: [String: RouteMetrics]
+    private var handshakeFailures: [Int: Int] = [:]
+    private var requests: [RequestKey: Int] = [:]
+    var processSpawns = 0
+    var processSpawnFailures = 0
+
+    private struct RequestKey: Hashable, Comparable {
+        let responder: String
+        let status: Int
+        static func < (a: Self, b: Self) -> Bool { (a.responder, a.status) < (b.responder, b.status) }
+    }
+
+    init(routes: [Route]) {
+        var seen: [String: RouteMetrics] = [:]
+        var ordered: [RouteMetrics] = []
+        for route in routes where seen[route.pattern] == nil {
+            let metrics = RouteMetrics(pattern: route.pattern)
+            seen[route.pattern] = metrics
+            ordered.append(metrics)
+        }
+        self.routes = ordered
+        self.routesByPattern = seen
+    }
+
+    /// The counters of the route `pattern`, made on first use (a route a reload added).
+    func route(_ pattern: String) -> RouteMetrics {
+        if let metrics = self.routesByPattern[pattern] { return metrics }
+        let metrics = RouteMetrics(pattern: pattern)
+        self.routesByPattern[pattern] = metrics
+        self.routes.append(metrics)
+        return metrics
+    }
+
+    /// An upgrade refused before the 101 (no route, a bad handshake, a forbidden origin, a program
+    /// that could not start, too many connections).
+    func handshakeFailed(status: Int) {
+        self.handshakeFailures[status, default: 0] += 1
+    }
+
+    /// A plain HTTP request answered (its access line written), by the responder that took it
+    /// ("-" when none did and it got the old refusal).
+    func requestAnswered(responder: String, status: Int) {
+        self.requests[RequestKey(responder: responder, status: status), default: 0] += 1
+    }
+
+    /// A handshake to `pattern` refused for its credentials (`wsgate_auth_refusals_total`);
+    /// `reject` counts its status with `handshakeFailed` too, as for every refused upgrade.
+    func authRefused(route pattern: String) {
+        self.route(pattern).authRefusals += 1
+    }
+
+    /// The exposition of every family: the folded counters plus what `sessions` (the live ones)
+    /// have counted so far.
+    func render(sessions: some Sequence<Session>, programsRunning: Int, process: ProcessStatistics) -> String {
+        var open: [ObjectIdentifier: Int] = [:]
+        var live: [ObjectIdentifier: (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int)] = [:]
+        for session in sessions {
+            guard let route = session.routeMetrics else { continue }
+            let key = ObjectIdentifier(route)
+            open[key, default: 0] += 1
+            let sum = live[key] ?? (0, 0, 0, 0)
+            live[key] = (sum.messagesIn + session.messagesIn, sum.messagesOut + session.messagesOut,
+                         sum.bytesIn + session.bytesIn, sum.bytesOut + session.bytesOut)
+        }
+        func liveSum(_ route: RouteMetrics) -> (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int) {
+            live[ObjectIdentifier(route)] ?? (0, 0, 0, 0)
+        }
+        var out = MetricsText()
+        func perRoute(_ name: String, _ type: String, _ help: String, _ value: (RouteMetrics) -> Int) {
+            out.family(name, type, help)
+            for route in self.routes { out.sample(name, [("route", route.pattern)], value(route)) }
+        }
+        perRoute("wsgate_connections_open", "gauge", "WebSocket sessions open now.") { open[ObjectIdentifier($0)] ?? 0 }
+        perRoute("wsgate_sessions_total", "counter", "WebSocket sessions opened (101 sent).") { $0.sessions }
+        perRoute("wsgate_messages_received_total", "counter", "WebSocket messages received from clients.") {
+            $0.messagesReceived + liveSum($0).messagesIn
+        }
+        perRoute("wsgate_messages_sent_total", "counter", "WebSocket messages sent to clients.") {
+            $0.messagesSent + liveSum($0).messagesOut
+        }
+        perRoute("wsgate_bytes_received_total", "counter",
+                 "Bytes read from WebSocket sessions' connections, the upgrade request included.") {
+            $0.bytesReceived + liveSum($0).bytesIn
+        }
+        perRoute("wsgate_bytes_sent_total", "counter",
+                 "Bytes written to WebSocket sessions' connections, the 101 response included.") {
+            $0.bytesSent + liveSum($0).bytesOut
+        }
+        out.family("wsgate_closes_total", "counter", "WebSocket sessions ended, by close code (1006: none exchanged).")
+        for route in self.routes {
+            for (code, count) in route.closes.sorted(by: { $0.key < $1.key }) {
+                out.sample("wsgate_closes_total", [("route", route.pattern), ("code", String(code))], count)
+            }
+        }
+        perRoute("wsgate_slow_consumer_closes_total", "counter",
+                 "Sessions closed with 1008 for falling more than --max-queued-bytes behind.") { $0.slowConsumerCloses }
+        perRoute("wsgate_auth_refusals_total", "counter", "Upgrades refused by the auth step.") { $0.authRefusals }
+        out.family("wsgate_ping_rtt_seconds", "histogram", "Round trip of keepalive pings, ping sent to pong received.")
+        for route in self.routes { out.histogram("wsgate_ping_rtt_seconds", [("route", route.pattern)], route.pingRoundTrips) }
+
+        out.family("wsgate_handshake_failures_total", "counter", "Upgrade requests refused, by HTTP status.")
+        for (status, count) in self.handshakeFailures.sorted(by: { $0.key < $1.key }) {
+            out.sample("wsgate_handshake_failures_total", [("status", String(status))], count)
+        }
+        out.family("wsgate_http_requests_total", "counter",
+                   "Plain HTTP requests answered, by responder (static, cgi, devconsole, metrics; - for none) and status.")
+        for (key, count) in self.requests.sorted(by: { $0.key < $1.key }) {
+            out.sample("wsgate_http_requests_total", [("responder", key.responder), ("status", String(key.status))], count)
+        }
+        out.family("wsgate_processes_running", "gauge",
+                   "Programs started and not yet cleaned up: per-session, long-lived and CGI.")
+        out.sample("wsgate_processes_running", [], programsRunning)
+        out.family("wsgate_process_spawns_total", "counter", "Programs started.")
+        out.sample("wsgate_process_spawns_total", [], self.processSpawns)
+        out.family("wsgate_process_spawn_failures_total", "counter", "Programs that could not be started.")
+        out.sample("wsgate_process_spawn_failures_total", [], self.processSpawnFailures)
+
+        out.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
+        out.sample("process_cpu_seconds_total", [], process.cpuSeconds)
+        out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+        out.sample("process_resident_memory_bytes", [], process.residentBytes)
+        out.family("process_open_fds", "gauge", "Number of open file descriptors.")
+        out.sample("process_open_fds", [], process.openFiles)
+        out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
+        out.sample("process_max_fds", [], process.maxOpenFiles)
+        out.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
+        out.sample("process_start_time_seconds", [], process.startTimeSeconds)
+        return out.text
+    }
+}
