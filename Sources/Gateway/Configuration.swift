@@ -87,6 +87,13 @@ extension GatewayServer {
         public var maxRequestBodySize = 1 << 20
         /// How long a kept-alive HTTP connection may wait for its next request.
         public var httpIdleTimeout: Duration = .seconds(10)
+        /// The Redis that makes broadcast rooms and fanout routes span every wsgate connected to it
+        /// (`--redis`); nil: rooms are this process's own. See `RoomBus`.
+        public var redis: RedisEndpoint?
+        /// What every channel name starts with (`--redis-prefix`), so deployments can share a Redis.
+        public var redisPrefix = "wsgate:"
+        /// Peers whose `X-Forwarded-For` / `X-Real-IP` name the client (`--trust-proxy`); empty: none.
+        public var trustedProxies = TrustedProxies()
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

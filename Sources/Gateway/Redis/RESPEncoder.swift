@@ -44,7 +44,7 @@ enum RESPEncoder {
         }
     }
 
-    private static func appendHeader(_ type: UInt8, _ count: Int, to buffer: inout [UInt8]) {
+    static func appendHeader(_ type: UInt8, _ count: Int, to buffer: inout [UInt8]) {
         buffer.append(type)
         Self.appendLine(String(count).utf8, to: &buffer)
     }
