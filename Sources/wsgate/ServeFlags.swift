@@ -165,8 +165,8 @@ enum ServeFlags {
               "mutual TLS: refuse clients without a certificate signed by a CA\nin FILE (PEM)"),
 
         .init("--redis", "URL", .scaling,
-              "redis://[[user]:password@]host[:port][/db]: broadcast rooms and fanout\n"
-                + "routes span every wsgate on that Redis (default off)"),
+              "redis://[[user]:password@]host[:port][/db]: broadcast rooms\n"
+                + "and fanout routes span every wsgate on that Redis (default off)"),
         .init("--redis-prefix", "PREFIX", .scaling, "start of every Redis channel name (default wsgate:)"),
         .init("--trust-proxy", "CIDRS", .scaling,
               "proxies (e.g. 10.0.0.0/8,::1) whose X-Forwarded-For / X-Real-IP give\n"
