@@ -78,5 +78,5 @@ class RedisServer:
 
 
 def instance(redis_url, *flags):
-    """A wsgate on the Redis at `redis_url`, logging at debug so the test sees its Redis lines."""
+    """A wsgate on the Redis at `redis_url` (its Redis lines are at level info and error)."""
     return Wsgate("--redis", redis_url, *flags)
