@@ -93,6 +93,13 @@ extension GatewayServer {
         /// A plain GET of a route's path shows a console page for it, and `GET /` lists the routes
         /// (`--devconsole`).
         public var devConsole = false
+        /// The Redis that makes broadcast rooms and fanout routes span every wsgate connected to it
+        /// (`--redis`); nil: rooms are this process's own. See `RoomBus`.
+        public var redis: RedisEndpoint?
+        /// What every channel name starts with (`--redis-prefix`), so deployments can share a Redis.
+        public var redisPrefix = "wsgate:"
+        /// Peers whose `X-Forwarded-For` / `X-Real-IP` name the client (`--trust-proxy`); empty: none.
+        public var trustedProxies = TrustedProxies()
         /// SERVER_SOFTWARE in programs' environment.
         public var serverSoftware = "wsgate/0.1.0"
         public var log = Log()

@@ -80,6 +80,9 @@ public final class GatewayServer {
     var passwordWorkers: BlockingWorkers?
     /// Auth commands running: the orphan reaper must leave them to their watchers.
     var authCommandPids = Set<Int32>()
+    /// The rooms that span instances through Redis (`--redis`); nil: rooms are local only.
+    /// Its `counters` (published, received, dropped) are what metrics export.
+    var roomBus: RoomBus?
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -164,6 +167,7 @@ public final class GatewayServer {
             if configuration.devConsole {
                 self.responders.append(DevConsole(server: self))
             }
+            try self.startRoomBus(served)
             if configuration.containsOrphans {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
@@ -182,6 +186,7 @@ public final class GatewayServer {
             // Every stored property is set by now, so throwing runs `deinit`, which frees `readBuffer`:
             // freeing it here too was a double free (a port in use aborted the process).
             self.closeListeners()
+            self.roomBus?.stop()
             for program in Array(self.programs.values) { program.kill() }
             self.removeControlGroups()
             self.loop.close()
@@ -251,6 +256,7 @@ public final class GatewayServer {
         if self.configuration.containsOrphans { self.killOrphans(where: { _ in true }) }
         self.removeControlGroups()
         self.closeListeners()
+        self.roomBus?.stop()
         self.loop.close()
         self.configuration.log.info("server.stopped")
     }
@@ -356,7 +362,7 @@ public final class GatewayServer {
     /// The route-wide service a route needs, if any.
     func makeService(for served: ServedRoute) -> (any RouteService)? {
         switch served.route.handler {
-        case .broadcast: return BroadcastRooms()
+        case .broadcast: return BroadcastRooms(bus: self.roomBus)
         case .program(let command, let mode) where !mode.isPerSession:
             return LongLivedProgramService(pattern: served.pattern, command: command, mode: mode,
                                            settings: served.settings, server: self)
@@ -515,8 +521,8 @@ public final class GatewayServer {
         CGIEnvironment(
             .init(head: session.request ?? HTTPHead(startLine: .request(method: "GET", target: session.path, version: "HTTP/1.1"), headers: []),
                   // websocketd's values for a client on a Unix socket.
-                  remoteHost: session.remoteAddress.isUnix ? "unix-socket" : session.remoteAddress.host,
-                  remotePort: session.remoteAddress.isUnix ? nil : session.remoteAddress.port,
+                  remoteHost: session.clientAddress ?? (session.remoteAddress.isUnix ? "unix-socket" : session.remoteAddress.host),
+                  remotePort: session.remoteAddress.isUnix || session.clientAddress != nil ? nil : session.remoteAddress.port,
                   localPort: self.configuration.port, scriptName: scriptName, pathInfo: pathInfo,
                   uniqueID: self.nextUniqueID(), serverSoftware: self.configuration.serverSoftware,
                   tls: session.tlsPeer, authentication: session.authentication),

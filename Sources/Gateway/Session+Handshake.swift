@@ -5,6 +5,7 @@ extension Session {
     /// Routes the request, runs the server handshake and opens the session, or refuses with the exact status.
     func handleRequest(_ head: HTTPHead, rest: [UInt8]) {
         self.request = head
+        self.adoptForwardedClient(head)
         self.path = head.path ?? ""
         self.query = head.query ?? ""
         self.log.debug("handshake.request", [("method", head.method ?? "-"), ("target", head.target ?? "-")])

@@ -46,6 +46,8 @@ public final class Session {
     public internal(set) var path = ""
     /// The request's query string, without "?".
     public internal(set) var query = ""
+    /// The client's address as a trusted proxy reported it (`--trust-proxy`); nil: the peer is the client.
+    public internal(set) var clientAddress: String?
     /// The upgrade request, once it has been read.
     public internal(set) var request: HTTPHead?
     /// The subprotocol agreed in the handshake.

@@ -10,6 +10,7 @@ struct ServeFlag {
         case compression = "Compression (permessage-deflate, RFC 7692)"
         case security = "Security"
         case tls = "TLS (wss://)"
+        case scaling = "Several instances (Redis, a proxy in front)"
         case logging = "Logging"
         case general = "General"
         case unsupported = "websocketd's flags not supported yet (refused with a message, status 2)"
@@ -166,16 +167,24 @@ enum ServeFlags {
         .init("--sslca", "FILE", .tls,
               "mutual TLS: refuse clients without a certificate signed by a CA\nin FILE (PEM)"),
 
-        .init("--metrics", nil, .logging,
-              "count and serve Prometheus metrics at GET /metrics (default off;\n"
-                + "anyone who reaches the port can read them: see the README)"),
-        .init("--metrics-path", "PATH", .logging, "serve --metrics at PATH instead of /metrics"),
+        .init("--redis", "URL", .scaling,
+              "redis://[[user]:password@]host[:port][/db]: broadcast rooms\n"
+                + "and fanout routes span every wsgate on that Redis (default off)"),
+        .init("--redis-prefix", "PREFIX", .scaling, "start of every Redis channel name (default wsgate:)"),
+        .init("--trust-proxy", "CIDRS", .scaling,
+              "proxies (e.g. 10.0.0.0/8,::1) whose X-Forwarded-For / X-Real-IP give\n"
+                + "REMOTE_ADDR and the logged client address (default none)", arity: .commaList),
+
         .init("--loglevel", "LEVEL", .logging,
               "debug, trace, access, info, error or fatal, most verbose first;\n"
                 + "each shows its lines and those of the later levels (default access)"),
         .init("--log-stderr", nil, .logging,
               "log programs' stderr lines (level=stderr) when errors are logged;\n"
                 + "--log-stderr=false drops them (default true)"),
+        .init("--metrics", nil, .logging,
+              "count and serve Prometheus metrics at GET /metrics (default off;\n"
+                + "anyone who reaches the port can read them: see the README)"),
+        .init("--metrics-path", "PATH", .logging, "serve --metrics at PATH instead of /metrics"),
 
         .init("--help", nil, .general, "this text", aliases: ["-h"]),
         .init("--version", nil, .general, "print the version"),

@@ -120,6 +120,19 @@ struct ServeSettings {
         case "--compression-client-no-context-takeover":
             self.compression.peerNoContextTakeover = value == "true"
             self.compressionFlags.append(flag)
+        case "--redis":
+            do {
+                self.configuration.redis = try RedisEndpoint(parsing: value)
+            } catch {
+                throw OptionParser.Failure(description: "--redis: \(error)")
+            }
+        case "--redis-prefix": self.configuration.redisPrefix = value
+        case "--trust-proxy":
+            do {
+                self.configuration.trustedProxies = try TrustedProxies(parsing: value)
+            } catch {
+                throw OptionParser.Failure(description: "--trust-proxy: \(error)")
+            }
         case "--loglevel":
             guard let level = LogLevel(name: value) else {
                 throw OptionParser.Failure(description: "--loglevel: '\(value)' is not one of debug, trace, access, info, error, fatal")

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 usage() { echo "usage: $0 SECONDS [TARGET...]  (targets: ${ALL_TARGETS[*]})" >&2; exit 2; }
 
-ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate request-path toml)
+ALL_TARGETS=(connection http-handshake utf8 line-splitter command-line shared-line shared-json deflate request-path toml resp)
 
 # The Gateway sources each target compiles in, beside its harness.
 gateway_sources() {
@@ -28,6 +28,7 @@ gateway_sources() {
     request-path) echo Sources/Gateway/HTTP/RequestPath.swift ;;
     shared-line | shared-json) echo "${shared[@]}" ;;
     toml) echo Sources/Gateway/Config/TOMLValue.swift Sources/Gateway/Config/TOMLParser.swift Sources/Gateway/Config/TOMLWriter.swift ;;
+    resp) echo Sources/Gateway/Redis/RESPValue.swift Sources/Gateway/Redis/RESPDecoder.swift Sources/Gateway/Redis/RESPEncoder.swift ;;
     esac
 }
 
@@ -44,6 +45,7 @@ fuzzer_flags() {
     shared-json) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/json.dict ;;
     deflate) echo -max_len=8192 -dict=Tests/Fuzz/Dictionaries/deflate.dict ;;
     toml) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/toml.dict ;;
+    resp) echo -max_len=4096 -dict=Tests/Fuzz/Dictionaries/resp.dict ;;
     esac
 }
 
@@ -59,6 +61,7 @@ harness_name() {
     shared-json) echo SharedJSONFuzz ;;
     deflate) echo DeflateFuzz ;;
     toml) echo TOMLFuzz ;;
+    resp) echo RESPDecoderFuzz ;;
     esac
 }
 

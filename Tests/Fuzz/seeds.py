@@ -176,11 +176,26 @@ ROOM = "lobby"
     }
 
 
+def resp():
+    # Bounds byte 0x33: 1024 elements, depth 1, 16 MiB bulks; 0x0f: depth 4; then a split point.
+    flat, deep = b"\x33\x00\x03", b"\x3f\x00\x03"
+    return {
+        "replies": flat + b"+OK\r\n-ERR unknown command\r\n:42\r\n:-1\r\n$-1\r\n*-1\r\n$0\r\n\r\n",
+        "message": deep + b"*3\r\n$7\r\nmessage\r\n$11\r\nwsgate:room\r\n$6\r\nt\x00\r\n\xff\x01\r\n",
+        "subscribe": deep + b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n",
+        "nested": deep + b"*2\r\n*1\r\n*1\r\n:1\r\n*0\r\n",
+        "wrongpass": flat + b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        "bad-length": flat + b"$3\r\nabcd\r\n",
+        "too-big": b"\x10\x00\x03" + b"$17\r\n" + b"x" * 17 + b"\r\n",
+    }
+
+
 def main():
     targets = {
         "connection": connection(), "http-handshake": http_handshake(), "utf8": utf8(),
         "line-splitter": line_splitter(), "command-line": command_line(), "shared-line": shared_line(),
         "shared-json": shared_json(), "request-path": request_path(), "toml": toml(),
+        "resp": resp(),
     }
     for target, seeds in targets.items():
         directory = ROOT / target

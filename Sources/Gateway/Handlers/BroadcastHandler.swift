@@ -6,24 +6,38 @@ import WebSocket
 /// compression, compressed once for the members without context takeover (`FanoutMessage`). A
 /// member that falls more than `maxQueuedBytes` behind is dropped with 1008 rather than letting
 /// memory grow: the senders cannot be slowed down for one slow reader.
-final class BroadcastRoom {
+///
+/// With a room bus (`--redis`) the room spans every instance: each message is published too, and
+/// the other instances' messages are delivered to every member here.
+final class BroadcastRoom: RoomBusListener {
     let path: String
     private(set) var members: [ObjectIdentifier: Session] = [:]
     var isEmpty: Bool { self.members.isEmpty }
+    /// The room's name on the bus.
+    var channel: String { "broadcast:" + self.path }
+    private let bus: RoomBus?
 
-    init(path: String) {
+    init(path: String, bus: RoomBus?) {
         self.path = path
+        self.bus = bus
     }
 
     func join(_ session: Session) { self.members[ObjectIdentifier(session)] = session }
     func leave(_ session: Session) { self.members[ObjectIdentifier(session)] = nil }
 
     func broadcast(_ message: Message, from sender: Session) {
-        guard self.members.count > 1 else { return }
+        guard self.members.count > 1 || self.bus != nil else { return }
         let fanout = FanoutMessage(message)
+        self.bus?.publish(self.channel, opcode: fanout.opcode, payload: fanout.payload)
         for member in self.members.values where member !== sender {
             member.send(fanout, dropIfBehind: true)
         }
+    }
+
+    func roomBus(_ bus: RoomBus, deliver opcode: Opcode, _ payload: [UInt8], on channel: String) -> Bool {
+        let fanout = FanoutMessage(opcode: opcode, payload: payload)
+        for member in self.members.values { member.send(fanout, dropIfBehind: true) }
+        return true
     }
 }
 
@@ -53,19 +67,34 @@ final class BroadcastHandler: SessionHandler {
 }
 
 /// Every broadcast room of a route, by concrete path; a room lives while it has members.
+/// With a room bus, a room is subscribed to while it has members here.
 final class BroadcastRooms: RouteService {
     private var rooms: [String: BroadcastRoom] = [:]
+    private let bus: RoomBus?
+
+    init(bus: RoomBus?) {
+        self.bus = bus
+    }
 
     func join(_ session: Session) -> BroadcastRoom {
-        let room = self.rooms[session.path] ?? BroadcastRoom(path: session.path)
-        self.rooms[session.path] = room
+        let room: BroadcastRoom
+        if let existing = self.rooms[session.path] {
+            room = existing
+        } else {
+            room = BroadcastRoom(path: session.path, bus: self.bus)
+            self.rooms[session.path] = room
+            self.bus?.join(room.channel, room)
+        }
         room.join(session)
         return room
     }
 
     func leave(_ session: Session, _ room: BroadcastRoom) {
         room.leave(session)
-        if room.isEmpty { self.rooms[room.path] = nil }
+        if room.isEmpty {
+            self.rooms[room.path] = nil
+            self.bus?.leave(room.channel, room)
+        }
     }
 
     func start() {}

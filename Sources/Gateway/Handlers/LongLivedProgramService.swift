@@ -15,7 +15,12 @@ import WebSocket
 /// is encoded once (compressed once per set of compression parameters, or per session with context
 /// takeover) and the same bytes are queued on each. When `maxQueuedBytes` wait for the
 /// program's stdin, every session of the route stops being read until it drains.
-final class LongLivedProgramService: RouteService, ProgramProcessOwner {
+///
+/// With a room bus (`--redis`), a fanout route spans instances by its input: each instance runs its
+/// own program, and every client's message, on any instance, is a line on every instance's program
+/// (the channel `fanout:PATTERN` is subscribed while the service runs, clients or not, so that the
+/// programs all see the same input). A program's output stays with its own instance's clients.
+final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusListener {
     static let firstRestartDelay: Duration = .milliseconds(100)
     static let longestRestartDelay: Duration = .seconds(10)
     /// A program that ran this long was healthy: the next restart is quick again.
@@ -65,6 +70,22 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
 
     func start() throws {
         try self.spawn()
+        if self.mode == .fanout { self.server.roomBus?.join(self.channel, self) }
+    }
+
+    /// The route's name on the room bus.
+    private var channel: String { "fanout:" + self.pattern }
+
+    /// Another instance's client said `payload`: a line for this instance's program, as a local
+    /// client's message would be; dropped (and counted by the bus) while the program is down or
+    /// its stdin is full, since Redis cannot be asked to wait.
+    func roomBus(_ bus: RoomBus, deliver opcode: Opcode, _ payload: [UInt8], on channel: String) -> Bool {
+        guard opcode == .text, self.isUp, !self.inputFull, let program = self.program else { return false }
+        program.write { queue in
+            queue.append(contentsOf: payload)
+            queue.append(0x0A)
+        }
+        return true
     }
 
     private func spawn() throws(SystemError) {
@@ -96,6 +117,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
     }
 
     func beginShutdown() {
+        if self.mode == .fanout { self.server.roomBus?.leave(self.channel, self) }
         self.shuttingDown = true
         if let timer = self.restartTimer { self.server.loop.cancel(timer) }
         self.restartTimer = nil
@@ -120,7 +142,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
         let environment = self.mode == .sharedJSON
             ? self.server.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo).variables : [:]
         let event = SharedEvent.open(id: session.id, requestURI: session.request?.target ?? session.path,
-                                     path: session.path, remote: session.remoteAddress.description,
+                                     path: session.path, remote: session.clientAddress ?? session.remoteAddress.description,
                                      environment: environment)
         program.write { encoding.encode(event, into: &$0) }
     }
@@ -139,6 +161,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner {
             queue.append(contentsOf: text.utf8)
             queue.append(0x0A)
         }
+        self.server.roomBus?.publish(self.channel, opcode: .text, payload: Array(text.utf8))
     }
 
     func sessionClosed(_ session: Session, code: CloseCode) {

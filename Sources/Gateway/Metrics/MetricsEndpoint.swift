@@ -26,6 +26,7 @@ final class MetricsEndpoint: HTTPResponder {
         }
         let text = self.registry.render(sessions: self.server.liveSessions,
                                         programsRunning: self.server.programs.count,
+                                        roomBus: self.server.roomBus?.counters,
                                         process: ProcessStatistics.current())
         exchange.respond(status: 200, headers: [("Content-Type", MetricsText.contentType), ("Cache-Control", "no-store")],
                          body: .bytes(Array(text.utf8)))

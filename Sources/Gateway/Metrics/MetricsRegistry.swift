@@ -71,7 +71,8 @@ final class MetricsRegistry {
 
     /// The exposition of every family: the folded counters plus what `sessions` (the live ones)
     /// have counted so far.
-    func render(sessions: some Sequence<Session>, programsRunning: Int, process: ProcessStatistics) -> String {
+    func render(sessions: some Sequence<Session>, programsRunning: Int, roomBus: RoomBus.Counters?,
+                process: ProcessStatistics) -> String {
         var open: [ObjectIdentifier: Int] = [:]
         var live: [ObjectIdentifier: (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int)] = [:]
         for session in sessions {
@@ -134,6 +135,18 @@ final class MetricsRegistry {
         out.sample("wsgate_process_spawns_total", [], self.processSpawns)
         out.family("wsgate_process_spawn_failures_total", "counter", "Programs that could not be started.")
         out.sample("wsgate_process_spawn_failures_total", [], self.processSpawnFailures)
+
+        if let bus = roomBus {
+            out.family("wsgate_redis_published_total", "counter", "Room messages handed to Redis (--redis).")
+            out.sample("wsgate_redis_published_total", [], bus.published)
+            out.family("wsgate_redis_received_total", "counter", "Room messages from other instances delivered here.")
+            out.sample("wsgate_redis_received_total", [], bus.received)
+            out.family("wsgate_redis_dropped_total", "counter",
+                       "Room messages dropped: not publishable (Redis down or too slow) or not deliverable.")
+            out.sample("wsgate_redis_dropped_total", [], bus.dropped)
+            out.family("wsgate_redis_malformed_total", "counter", "Messages on a room's channel that were no wsgate envelope.")
+            out.sample("wsgate_redis_malformed_total", [], bus.malformed)
+        }
 
         out.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
         out.sample("process_cpu_seconds_total", [], process.cpuSeconds)
