@@ -39,8 +39,9 @@ public struct HTTPHead: Equatable, Sendable {
     /// path and query. Any other target is returned as it is.
     public var originForm: String? {
         guard let target = self.target else { return nil }
-        guard let colon = target.firstIndex(of: ":"), ["http", "https"].contains(target[..<colon].lowercased()),
-            target[colon...].hasPrefix("://")
+        // Most targets start with "/": no scheme to look for.
+        guard target.utf8.first != UInt8(ascii: "/"), let colon = target.firstIndex(of: ":"),
+            ["http", "https"].contains(target[..<colon].lowercased()), target[colon...].hasPrefix("://")
         else { return target }
         let afterScheme = target[target.index(colon, offsetBy: 3)...]
         guard let end = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
@@ -70,6 +71,34 @@ public struct HTTPHead: Equatable, Sendable {
         return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 
+    /// Whether there is a field `name`.
+    public func hasField(_ name: String) -> Bool {
+        self.headers.contains { Self.namesMatch($0.name, name) }
+    }
+
+    /// Whether `token` (lower-case ASCII) is among the comma-separated tokens of the `name` fields,
+    /// compared without regard to case: `tokens(of:)` without allocating.
+    public func containsToken(_ token: String, in name: String) -> Bool {
+        self.headers.contains { field in
+            guard Self.namesMatch(field.name, name) else { return false }
+            let bytes = field.value.utf8
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+                var element = bytes[start..<end]
+                while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
+                while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
+                if element.count == token.utf8.count
+                    && element.elementsEqual(token.utf8, by: { $0 == $1 || ($0 | 0x20 == $1 && Self.isLetter($1)) })
+                {
+                    return true
+                }
+                start = end < bytes.endIndex ? bytes.index(after: end) : end
+            }
+            return false
+        }
+    }
+
     /// The comma-separated tokens of every `name` field, trimmed and lower-cased (RFC 9110 §5.6.1).
     public func tokens(of name: String) -> [String] {
         self.listElements(of: name).map { $0.lowercased() }
@@ -83,20 +112,47 @@ public struct HTTPHead: Equatable, Sendable {
             .filter { !$0.isEmpty }
     }
 
+    /// Field names are tokens, ASCII only: compared byte by byte with ASCII case folded, without
+    /// allocating (each handshake looks up a dozen fields among a dozen).
     static func namesMatch(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased()
+        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) { $0 | 0x20 == $1 | 0x20 && ($0 == $1 || isLetter($0)) }
     }
+
+    static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
 
     /// The head's wire form, ending with the empty line.
     public func serialized() -> [UInt8] {
-        var text: String
+        // Straight into bytes, sized once: every accepted connection writes one head.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.headers.reduce(40) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
         switch self.startLine {
-        case .request(let method, let target, let version): text = "\(method) \(target) \(version)\r\n"
-        case .response(let version, let status, let reason): text = "\(version) \(status) \(reason)\r\n"
+        case .request(let method, let target, let version):
+            add(method)
+            bytes.append(0x20)
+            add(target)
+            bytes.append(0x20)
+            add(version)
+        case .response(let version, let status, let reason):
+            add(version)
+            bytes.append(0x20)
+            add(String(status))
+            bytes.append(0x20)
+            add(reason)
         }
-        for (name, value) in self.headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+        for (name, value) in self.headers {
+            add(name)
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(0x20)
+            add(value)
+            bytes.append(0x0D)
+            bytes.append(0x0A)
+        }
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+        return bytes
     }
 }
 

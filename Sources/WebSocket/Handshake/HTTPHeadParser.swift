@@ -93,15 +93,29 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func parse(_ bytes: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
-            line.last == 0x0D ? line.dropLast() : line
+        // Line by line over the bytes, without splitting them into arrays first: a handshake is
+        // parsed once per connection, and connect churn makes that a hot path.
+        var lineStart = bytes.startIndex
+        func nextLine() -> ArraySlice<UInt8>? {
+            guard lineStart < bytes.endIndex else { return nil }
+            let newline = bytes[lineStart...].firstIndex(of: 0x0A) ?? bytes.endIndex
+            var line = bytes[lineStart..<newline]
+            lineStart = newline < bytes.endIndex ? newline + 1 : newline
+            if line.last == 0x0D { line = line.dropLast() }
+            return line
         }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first, !first.isEmpty else { throw .malformed("empty start line") }
+        guard let first = nextLine(), !first.isEmpty else { throw .malformed("empty start line") }
         let startLine = try Self.parseStartLine(first, kind: kind)
         var headers: [(name: String, value: String)] = []
-        for line in lines.dropFirst() {
-            guard let firstByte = line.first else { throw .malformed("empty header line") }
+        headers.reserveCapacity(16)
+        while let line = nextLine() {
+            guard let firstByte = line.first else {
+                // The empty line that ends the head; only empty lines may follow it.
+                var rest = bytes[lineStart...]
+                while let last = rest.last, last == 0x0A || last == 0x0D { rest = rest.dropLast() }
+                if rest.isEmpty { break }
+                throw .malformed("empty header line")
+            }
             if firstByte == 0x20 || firstByte == 0x09 { throw .malformed("obsolete line folding") }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("header line without colon") }
             let name = line[line.startIndex..<colon]
@@ -109,12 +123,13 @@ public struct HTTPHeadParser: Sendable {
             guard !name.isEmpty, name.allSatisfy(Self.isTokenCharacter) else {
                 throw .malformed("invalid header name \(Self.quoted(name))")
             }
-            let rawValue = line[line.index(after: colon)...]
-            guard rawValue.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+            var value = line[line.index(after: colon)...]
+            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
                 throw .malformed("control character in header \(Self.quoted(name))")
             }
-            let value = String(decoding: rawValue, as: UTF8.self)[...].trimmingHTTPWhitespace()
-            headers.append((String(decoding: name, as: UTF8.self), String(value)))
+            while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
+            while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(startLine: startLine, headers: headers)
     }
@@ -140,18 +155,22 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func isVersion(_ bytes: ArraySlice<UInt8>) -> Bool {
-        let text = Array(bytes)
-        return text.count == 8 && text.starts(with: Array("HTTP/".utf8)) && (0x30...0x39).contains(text[5])
-            && text[6] == UInt8(ascii: ".") && (0x30...0x39).contains(text[7])
+        guard bytes.count == 8 else { return false }
+        let text = bytes.startIndex
+        return bytes[text] == UInt8(ascii: "H") && bytes[text + 1] == UInt8(ascii: "T") && bytes[text + 2] == UInt8(ascii: "T")
+            && bytes[text + 3] == UInt8(ascii: "P") && bytes[text + 4] == UInt8(ascii: "/")
+            && (0x30...0x39).contains(bytes[text + 5]) && bytes[text + 6] == UInt8(ascii: ".")
+            && (0x30...0x39).contains(bytes[text + 7])
     }
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar: letters, digits and "!#$%&'*+-.^_`|~".
     static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E...0x60, 0x7C, 0x7E:
             true
         default:
-            Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            false
         }
     }
 
