@@ -11,7 +11,7 @@ public final class Session {
         /// Reading the HTTP request head.
         case handshaking(HTTPHeadParser)
         /// The request passed; its handler (a program) is being started off the loop thread.
-        case preparing(Preparation)
+        indirect case preparing(Preparation)  // boxed: held inline, it would make every session larger
         /// A refusal (an HTTP error) is queued: write it, half-close, drain until the client closes.
         case rejecting
         case open(Connection)

@@ -40,7 +40,9 @@ for peer in c-echo:-lcrypto lws-echo:-lwebsockets; do
 done
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+# Anonymous memory's PSS (the heap): a shared library's PSS changes with every other process that maps
+# it meanwhile (builds and tests running beside the benchmark), which drowns 1,000 connections' share.
+pss_kib() { awk '/^Pss_Anon:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 start_server() {  # server [cpu]: wsgate (errors only), wsgate-log (the default log level), lws, c-echo
     local pin="taskset -c ${2:-$SERVER_CPU}"
@@ -106,6 +108,7 @@ idle() {  # server
     for _ in $(seq 600); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
     sleep 1
     after=$(pss_kib "$SERVER")
+    echo "idle $server: PSS $before KiB before, $after KiB with $(ls /proc/$SERVER/fd | wc -l) descriptors open" >>"$LOG"
     exec 9>&-
     wait "$holder" || true
     rm -f "$fifo" "$fifo.out"

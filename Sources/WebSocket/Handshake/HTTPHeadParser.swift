@@ -107,7 +107,8 @@ public struct HTTPHeadParser: Sendable {
         guard let first = nextLine(), !first.isEmpty else { throw .malformed("empty start line") }
         let startLine = try Self.parseStartLine(first, kind: kind)
         var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(16)
+        // Exactly as many as there are lines, at most: a session keeps its request, so no spare room.
+        headers.reserveCapacity(bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
         while let line = nextLine() {
             guard let firstByte = line.first else {
                 // The empty line that ends the head; only empty lines may follow it.
@@ -129,9 +130,25 @@ public struct HTTPHeadParser: Sendable {
             }
             while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
             while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
-            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            headers.append((Self.fieldName(name), String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(startLine: startLine, headers: headers)
+    }
+
+    /// Names every WebSocket client sends, spelled as browsers and most libraries spell them.
+    private static let commonNames: [String] = [
+        "Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol", "Origin", "User-Agent", "Accept-Encoding", "Accept-Language", "Cache-Control",
+        "Pragma", "Cookie",
+    ]
+
+    /// The name as a String: one of `commonNames` when it is spelled the same (a literal, stored in the
+    /// binary), else a new one. Sessions keep their request, and long names would each take an allocation.
+    static func fieldName(_ bytes: ArraySlice<UInt8>) -> String {
+        for name in Self.commonNames where name.utf8.count == bytes.count && name.utf8.elementsEqual(bytes) {
+            return name
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func parseStartLine(_ line: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead.StartLine {
