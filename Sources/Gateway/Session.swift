@@ -109,6 +109,16 @@ public final class Session {
     @discardableResult
     public func send(binary: [UInt8]) -> Bool {
         guard let connection = self.connection, connection.canSendData else { return false }
+        if binary.count >= OutboundQueue.separatePayloadSize, connection.state == .open {
+            // Large: written from the caller's array behind its header, not copied into a frame.
+            self.pullOutput(connection)
+            if let header = try? connection.frameHeader(forUnqueuedBinary: binary.count) {
+                self.queue.append(header: header, payload: binary)
+                self.messagesOut += 1
+                self.outputChanged()
+                return true
+            }
+        }
         try? connection.send(binary: binary)
         self.messagesOut += 1
         self.outputChanged()

@@ -145,10 +145,13 @@ public struct HTTPHeadParser: Sendable {
     /// The name as a String: one of `commonNames` when it is spelled the same (a literal, stored in the
     /// binary), else a new one. Sessions keep their request, and long names would each take an allocation.
     static func fieldName(_ bytes: ArraySlice<UInt8>) -> String {
-        for name in Self.commonNames where name.utf8.count == bytes.count && name.utf8.elementsEqual(bytes) {
-            return name
+        bytes.withUnsafeBytes { raw in
+            for name in Self.commonNames where name.utf8.count == raw.count {
+                let same = name.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(raw) }
+                if same == true { return name }
+            }
+            return String(decoding: raw, as: UTF8.self)
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func parseStartLine(_ line: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead.StartLine {
