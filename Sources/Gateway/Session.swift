@@ -40,38 +40,43 @@ public final class Session {
     /// permessage-deflate as agreed in the handshake, nil when it was not.
     public internal(set) var deflate: PerMessageDeflate?
 
-    unowned let server: GatewayServer
+    /// Unchecked: the server owns its sessions and ends them all before it goes (a checked `unowned`
+    /// costs an atomic operation at each of the several uses per message).
+    unowned(unsafe) let server: GatewayServer
+    // What every message touches is `@exclusivity(unchecked)`: a session lives on the loop thread and
+    // holds no access to these across a call that could come back to it, so the runtime's dynamic
+    // checks would find nothing, at a cost of hundreds of instructions per message.
     /// The socket, or TLS over it: everything the session reads and writes goes through it.
     let transport: any Transport
-    var registration: Registration?
-    var phase: Phase
-    var handler: (any SessionHandler)?
+    @exclusivity(unchecked) var registration: Registration?
+    @exclusivity(unchecked) var phase: Phase
+    @exclusivity(unchecked) var handler: (any SessionHandler)?
     var handlerName = "-"
     var log: Log
-    var queue = OutboundQueue()
+    @exclusivity(unchecked) var queue = OutboundQueue()
     /// The send queue is over its bound: the client is not read until it drains.
-    var readingPaused = false
+    @exclusivity(unchecked) var readingPaused = false
     /// The handler cannot take more input yet (a program's stdin is full).
-    var readingPausedByHandler = false
+    @exclusivity(unchecked) var readingPausedByHandler = false
     /// The connection wants the TCP stream ended once the queue is written.
-    var endOfStreamRequested = false
+    @exclusivity(unchecked) var endOfStreamRequested = false
     var writeShutDown = false
-    var isQueuedForFlush = false
+    @exclusivity(unchecked) var isQueuedForFlush = false
     /// Inside `handle`, which flushes when it is done: output queued meanwhile needs no extra flush.
-    var isHandlingReadiness = false
+    @exclusivity(unchecked) var isHandlingReadiness = false
 
     var handshakeTimer: TimerID?
     var keepaliveTimer: TimerID?
     var idleTimer: TimerID?
     var closeTimer: TimerID?
     let openedAt: ContinuousClock.Instant
-    var lastReceivedAt: ContinuousClock.Instant
-    var lastMessageAt: ContinuousClock.Instant
+    @exclusivity(unchecked) var lastReceivedAt: ContinuousClock.Instant
+    @exclusivity(unchecked) var lastMessageAt: ContinuousClock.Instant
     var pingSentAt: ContinuousClock.Instant?
-    var bytesIn = 0
-    var bytesOut = 0
-    var messagesIn = 0
-    var messagesOut = 0
+    @exclusivity(unchecked) var bytesIn = 0
+    @exclusivity(unchecked) var bytesOut = 0
+    @exclusivity(unchecked) var messagesIn = 0
+    @exclusivity(unchecked) var messagesOut = 0
 
     init(id: Int, transport: any Transport, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
         self.id = id

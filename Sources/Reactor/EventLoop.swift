@@ -27,15 +27,18 @@ public final class EventLoop {
 
     private let epoll: FileDescriptor
     private let events: UnsafeMutableBufferPointer<epoll_event>
+    // The state below is `@exclusivity(unchecked)`: the loop runs on one thread and calls handlers,
+    // timers and actions only between its own accesses, so the runtime's dynamic checks, paid on
+    // every iteration, would find nothing.
     /// Indexed by descriptor number: descriptors are small, dense integers.
-    private var slots: [Slot] = []
+    @exclusivity(unchecked) private var slots: [Slot] = []
     private var nextGeneration: UInt32 = 1
     /// Registrations made by callers; the loop's own eventfd and signalfd are subtracted.
     var userRegistrations = 0
 
-    var timers = TimerQueue()
-    private var deferred: [() -> Void] = []
-    private var deferredRunning: [() -> Void] = []
+    @exclusivity(unchecked) var timers = TimerQueue()
+    @exclusivity(unchecked) private var deferred: [() -> Void] = []
+    @exclusivity(unchecked) private var deferredRunning: [() -> Void] = []
 
     /// The same moment on both clocks: the public one, and CLOCK_MONOTONIC, which the loop
     /// reads itself because it is cheap (vDSO, no 128-bit arithmetic) and because epoll's
@@ -43,7 +46,7 @@ public final class EventLoop {
     let epoch: ContinuousClock.Instant
     private let epochMonotonic: Int64
     /// Nanoseconds since `epoch`, cached at the start of each iteration, right after the wait.
-    private(set) var nowNanoseconds: Int64 = 0
+    @exclusivity(unchecked) private(set) var nowNanoseconds: Int64 = 0
 
     /// The time at the start of the current iteration (after the wait), so every handler in
     /// one batch sees the same instant and nobody pays for a clock read per event.
@@ -51,7 +54,7 @@ public final class EventLoop {
         self.epoch + .nanoseconds(self.nowNanoseconds)
     }
 
-    var stopRequested = false
+    @exclusivity(unchecked) var stopRequested = false
     /// The thread inside `run()`, if any.
     private var runningThread: pthread_t?
     private let wakeup: Wakeup

@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+SERVER_BIN=${SERVER_BIN:-$BIN}  # the wsgate that serves (another build to compare); BIN is the load generator
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-3s}
 IDLE=${IDLE:-1000}
@@ -48,9 +49,9 @@ start_server() {  # server [cpu]: wsgate (errors only), wsgate-log (the default 
     local pin="taskset -c ${2:-$SERVER_CPU}"
     [ -n "${2:-$SERVER_CPU}" ] || pin=
     case $1 in
-    wsgate) $pin $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo \
+    wsgate) $pin $SERVER_BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo \
                 --loglevel error 2>>"$LOG" & ;;
-    wsgate-log) $pin $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo \
+    wsgate-log) $pin $SERVER_BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo \
                 2>>"$LOG.access" & ;;
     lws) $pin "$PEERS/lws-echo" "$PORT" 2>>"$LOG" & ;;
     c-echo) $pin "$PEERS/c-echo" "$PORT" 2>>"$LOG" & ;;

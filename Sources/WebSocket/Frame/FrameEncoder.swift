@@ -19,8 +19,12 @@ public enum FrameEncoder {
         opcode: Opcode, fin: Bool = true, reservedBits: Frame.ReservedBits = [],
         payload: UnsafeRawBufferPointer, mask: MaskingKey?, to buffer: inout [UInt8]
     ) {
-        // No reserveCapacity here: Array reserves exactly what it is asked for, so reserving per frame
-        // would defeat geometric growth and make queuing many frames quadratic.
+        // Room for the whole frame at once, else appending the header bytes and the payload would
+        // grow the buffer up to three times (an empty one: 1 byte, then 2, then the payload). Twice the
+        // capacity at least, since Array reserves exactly what it is asked for, and reserving just
+        // enough per frame would make queuing many frames quadratic.
+        let needed = buffer.count + headerSize(payloadLength: payload.count, masked: mask != nil) + payload.count
+        if buffer.capacity < needed { buffer.reserveCapacity(Swift.max(needed, buffer.capacity * 2)) }
         appendHeader(opcode: opcode, fin: fin, reservedBits: reservedBits, length: payload.count,
                      masked: mask != nil, to: &buffer)
         guard let mask else {
