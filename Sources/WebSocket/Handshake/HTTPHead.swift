@@ -50,14 +50,28 @@ public struct HTTPHead: Equatable, Sendable {
 
     /// The path part of the request target, without the query.
     public var path: String? {
-        self.originForm.map { target in target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target }
+        self.originForm.map { target in
+            target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
+        }
     }
 
     /// The query part of the request target after "?", or "" when there is none.
     public var query: String? {
         self.originForm.map { target in
-            target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? ""
+            target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[target.utf8.index(after: $0)...]) } ?? ""
         }
+    }
+
+    /// The value of the field `name` when there is exactly one such field; how many there are.
+    /// `values(of:)` for a field that must not repeat, without an array.
+    public func onlyValue(of name: String) -> (value: String?, count: Int) {
+        var found: String?
+        var count = 0
+        for field in self.headers where Self.namesMatch(field.name, name) {
+            found = field.value
+            count += 1
+        }
+        return (count == 1 ? found : nil, count)
     }
 
     /// Every value of the field `name`, in order.
@@ -88,10 +102,15 @@ public struct HTTPHead: Equatable, Sendable {
                 var element = bytes[start..<end]
                 while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
                 while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
-                if element.count == token.utf8.count
-                    && element.elementsEqual(token.utf8, by: { $0 == $1 || ($0 | 0x20 == $1 && Self.isLetter($1)) })
-                {
-                    return true
+                if element.count == token.utf8.count {
+                    let same = element.withContiguousStorageIfAvailable { element in
+                        token.utf8.withContiguousStorageIfAvailable { Self.equalFoldingCase(element, $0) }
+                    }
+                    if let same, let result = same {
+                        if result { return true }
+                    } else if Self.namesMatch(String(Substring(element)), token) {
+                        return true
+                    }
                 }
                 start = end < bytes.endIndex ? bytes.index(after: end) : end
             }
@@ -115,7 +134,24 @@ public struct HTTPHead: Equatable, Sendable {
     /// Field names are tokens, ASCII only: compared byte by byte with ASCII case folded, without
     /// allocating (each handshake looks up a dozen fields among a dozen).
     static func namesMatch(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) { $0 | 0x20 == $1 | 0x20 && ($0 == $1 || isLetter($0)) }
+        guard a.utf8.count == b.utf8.count else { return false }
+        let fast = a.utf8.withContiguousStorageIfAvailable { a in
+            b.utf8.withContiguousStorageIfAvailable { b in Self.equalFoldingCase(a, b) }
+        }
+        if let fast, let result = fast { return result }
+        return Array(a.utf8).withUnsafeBufferPointer { a in
+            Array(b.utf8).withUnsafeBufferPointer { b in Self.equalFoldingCase(a, b) }
+        }
+    }
+
+    /// Whether two byte strings of the same length are equal with ASCII letters' case folded.
+    static func equalFoldingCase(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in 0..<a.count {
+            let x = a[index], y = b[index]
+            if x != y && !(x | 0x20 == y | 0x20 && isLetter(x)) { return false }
+        }
+        return true
     }
 
     static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }

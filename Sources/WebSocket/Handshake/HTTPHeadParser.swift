@@ -93,44 +93,59 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func parse(_ bytes: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
-        // Line by line over the bytes, without splitting them into arrays first: a handshake is
-        // parsed once per connection, and connect churn makes that a hot path.
-        var lineStart = bytes.startIndex
-        func nextLine() -> ArraySlice<UInt8>? {
-            guard lineStart < bytes.endIndex else { return nil }
-            let newline = bytes[lineStart...].firstIndex(of: 0x0A) ?? bytes.endIndex
-            var line = bytes[lineStart..<newline]
-            lineStart = newline < bytes.endIndex ? newline + 1 : newline
-            if line.last == 0x0D { line = line.dropLast() }
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Failure) in try Self.parse(buffer, kind: kind) }
+        }
+        return try result.get()
+    }
+
+    /// Line by line over the bytes in place, without splitting them into arrays first: a handshake
+    /// is parsed once per connection, and connect churn makes that a hot path.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
+        var lineStart = 0
+        var lines = 0
+        for byte in bytes where byte == 0x0A { lines += 1 }
+        func nextLine() -> Slice<UnsafeBufferPointer<UInt8>>? {
+            guard lineStart < bytes.count else { return nil }
+            var newline = lineStart
+            while newline < bytes.count && bytes[newline] != 0x0A { newline += 1 }
+            var end = newline
+            if end > lineStart && bytes[end - 1] == 0x0D { end -= 1 }
+            let line = bytes[lineStart..<end]
+            lineStart = newline < bytes.count ? newline + 1 : newline
             return line
         }
         guard let first = nextLine(), !first.isEmpty else { throw .malformed("empty start line") }
-        let startLine = try Self.parseStartLine(first, kind: kind)
+        let startLine = try Self.parseStartLine(ArraySlice(first), kind: kind)
         var headers: [(name: String, value: String)] = []
         // Exactly as many as there are lines, at most: a session keeps its request, so no spare room.
-        headers.reserveCapacity(bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
+        headers.reserveCapacity(lines)
         while let line = nextLine() {
             guard let firstByte = line.first else {
                 // The empty line that ends the head; only empty lines may follow it.
-                var rest = bytes[lineStart...]
-                while let last = rest.last, last == 0x0A || last == 0x0D { rest = rest.dropLast() }
-                if rest.isEmpty { break }
+                if bytes[lineStart...].allSatisfy({ $0 == 0x0A || $0 == 0x0D }) { break }
                 throw .malformed("empty header line")
             }
             if firstByte == 0x20 || firstByte == 0x09 { throw .malformed("obsolete line folding") }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("header line without colon") }
-            let name = line[line.startIndex..<colon]
+            var colon = line.startIndex
+            while colon < line.endIndex && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon < line.endIndex else { throw .malformed("header line without colon") }
+            let name = bytes[line.startIndex..<colon]
             // RFC 9112 §5.1: "No whitespace is allowed between the field name and colon."
-            guard !name.isEmpty, name.allSatisfy(Self.isTokenCharacter) else {
-                throw .malformed("invalid header name \(Self.quoted(name))")
+            var nameValid = !name.isEmpty
+            for byte in name where !Self.isTokenCharacter(byte) { nameValid = false }
+            guard nameValid else { throw .malformed("invalid header name \(Self.quoted(ArraySlice(name)))") }
+            var valueStart = colon + 1, valueEnd = line.endIndex
+            for index in valueStart..<valueEnd {
+                let byte = bytes[index]
+                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else {
+                    throw .malformed("control character in header \(Self.quoted(ArraySlice(name)))")
+                }
             }
-            var value = line[line.index(after: colon)...]
-            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw .malformed("control character in header \(Self.quoted(name))")
-            }
-            while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
-            while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
-            headers.append((Self.fieldName(name), String(decoding: value, as: UTF8.self)))
+            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd])
+            headers.append((Self.fieldName(UnsafeBufferPointer(rebasing: name)), String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(startLine: startLine, headers: headers)
     }
@@ -144,14 +159,12 @@ public struct HTTPHeadParser: Sendable {
 
     /// The name as a String: one of `commonNames` when it is spelled the same (a literal, stored in the
     /// binary), else a new one. Sessions keep their request, and long names would each take an allocation.
-    static func fieldName(_ bytes: ArraySlice<UInt8>) -> String {
-        bytes.withUnsafeBytes { raw in
-            for name in Self.commonNames where name.utf8.count == raw.count {
-                let same = name.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(raw) }
-                if same == true { return name }
-            }
-            return String(decoding: raw, as: UTF8.self)
+    static func fieldName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        for name in Self.commonNames where name.utf8.count == bytes.count {
+            let same = name.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) }
+            if same == true { return name }
         }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func parseStartLine(_ line: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead.StartLine {

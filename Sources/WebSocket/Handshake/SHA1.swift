@@ -51,15 +51,21 @@ enum SHA1 {
                 }
                 for t in 16..<80 { w[t] = (w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]).rotatedLeft(1) }
                 var (a, b, c, d, e) = self.h
-                for t in 0..<80 {
-                    let (f, k): (UInt32, UInt32) =
-                        switch t {
-                        case 0..<20: ((b & c) | (~b & d), 0x5A82_7999)
-                        case 20..<40: (b ^ c ^ d, 0x6ED9_EBA1)
-                        case 40..<60: ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC)
-                        default: (b ^ c ^ d, 0xCA62_C1D6)
-                        }
-                    let temp = a.rotatedLeft(5) &+ f &+ e &+ k &+ w[t]
+                // The four kinds of round in loops of their own, not a switch in every round.
+                for t in 0..<20 {
+                    let temp = a.rotatedLeft(5) &+ ((b & c) | (~b & d)) &+ e &+ 0x5A82_7999 &+ w[t]
+                    (e, d, c, b, a) = (d, c, b.rotatedLeft(30), a, temp)
+                }
+                for t in 20..<40 {
+                    let temp = a.rotatedLeft(5) &+ (b ^ c ^ d) &+ e &+ 0x6ED9_EBA1 &+ w[t]
+                    (e, d, c, b, a) = (d, c, b.rotatedLeft(30), a, temp)
+                }
+                for t in 40..<60 {
+                    let temp = a.rotatedLeft(5) &+ ((b & c) | (b & d) | (c & d)) &+ e &+ 0x8F1B_BCDC &+ w[t]
+                    (e, d, c, b, a) = (d, c, b.rotatedLeft(30), a, temp)
+                }
+                for t in 60..<80 {
+                    let temp = a.rotatedLeft(5) &+ (b ^ c ^ d) &+ e &+ 0xCA62_C1D6 &+ w[t]
                     (e, d, c, b, a) = (d, c, b.rotatedLeft(30), a, temp)
                 }
                 self.h = (self.h.0 &+ a, self.h.1 &+ b, self.h.2 &+ c, self.h.3 &+ d, self.h.4 &+ e)

@@ -56,9 +56,9 @@ public struct ServerHandshake: Sendable {
         guard let resource = request.originForm, resource.hasPrefix("/") else {
             return .failure(.malformed("request target must be a path or an absolute http(s) URI"))
         }
-        let hosts = request.values(of: "Host")
-        guard hosts.count == 1, !hosts[0].isEmpty else {
-            return .failure(hosts.isEmpty ? .missingHost : .malformed("more than one Host field"))
+        let host = request.onlyValue(of: "Host")
+        guard let hostValue = host.value, !hostValue.isEmpty else {
+            return .failure(host.count == 0 ? .missingHost : .malformed("more than one Host field"))
         }
         let connectionUpgrade = request.containsToken("upgrade", in: "Connection")
         guard request.containsToken("websocket", in: "Upgrade") else {
@@ -66,15 +66,18 @@ public struct ServerHandshake: Sendable {
                 ? .notAnUpgrade : .badUpgrade(request["Upgrade"] ?? ""))
         }
         guard connectionUpgrade else { return .failure(.badConnection(request["Connection"] ?? "")) }
-        let keys = request.values(of: "Sec-WebSocket-Key")
-        guard keys.count == 1 else { return .failure(keys.isEmpty ? .missingKey : .badKey(keys.joined(separator: ", "))) }
+        guard let key = request.onlyValue(of: "Sec-WebSocket-Key").value else {
+            let keys = request.values(of: "Sec-WebSocket-Key")
+            return .failure(keys.isEmpty ? .missingKey : .badKey(keys.joined(separator: ", ")))
+        }
         // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
-        guard let decoded = Base64.decode(keys[0]), decoded.count == 16 else { return .failure(.badKey(keys[0])) }
-        let versions = request.values(of: "Sec-WebSocket-Version")
-        guard versions == ["13"] else { return .failure(.unsupportedVersion(versions.joined(separator: ", "))) }
+        guard let decoded = Base64.decode(key), decoded.count == 16 else { return .failure(.badKey(key)) }
+        guard request.onlyValue(of: "Sec-WebSocket-Version").value == "13" else {
+            return .failure(.unsupportedVersion(request.values(of: "Sec-WebSocket-Version").joined(separator: ", ")))
+        }
 
         var headers: [(name: String, value: String)] = [
-            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptKey(for: keys[0])),
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptKey(for: key)),
         ]
         // Subprotocol names are case-sensitive (RFC 7936 §3, and the client compares them exactly), so
         // an offer of "chat" does not select "Chat".
