@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Issue 16's workloads in one run: wsgate's built-in echo against a libwebsockets echo and a
 # minimal C epoll echo (the limit), one server at a time, the same load generator (wsgate bench)
-# pinned to one CPU and the server to the other. A benchmark, not a test (CI does not run it).
+# pinned to one CPU. A benchmark, not a test (CI does not run it).
 #
 # Ping-pong runs server and client on the same CPU (a round trip is then two context switches, not
-# two cross-CPU wake-ups, which cost more than the echo itself); the other workloads leave the
-# server free to run on the other CPU. For each workload and server: the rate, and the server's CPU time (user+system from
-# /proc/PID/stat, all threads) over the measured window per message or per session; then the ratios
-# that issue 16 sets targets for. Idle: PSS per idle connection over IDLE connections, keepalive on.
+# two cross-CPU wake-ups, which cost more than the echo itself); the other workloads leave the server
+# free to run on the other CPU. For each workload and server: the rate, and the server's CPU time
+# (user+system from /proc/PID/stat, all threads) over the measured window per message or per session;
+# then the ratios issue 16 sets targets for. Idle: heap PSS per idle connection, keepalive on.
+# CPU time per message moves with the machine's load by several percent: compare figures from one
+# run, repeat surprising ones, and see instructions.sh for a count that does not move.
 #
-#   DURATION=3s (each measured run)  IDLE=1000  SERVERS="wsgate lws c-echo"  WORKLOADS="pingpong big churn
-#   pipelined idle"  PROFILE=DIR (perf record -g wsgate in each measured run: DIR/WORKLOAD.data, and
-#   the top entries in DIR/WORKLOAD.txt; the figures of a profiled run are not for the table)  CLIENT_CPU=1  SERVER_CPU= (unpinned but for ping-pong; a CPU list pins it)
-# Needs: swift build -c release; apt-get install libwebsockets-dev libssl-dev; .venv with websockets
-# (bash Tests/run-all.sh makes it).
+# Settings, from the environment:
+#   DURATION=3s  each measured run          IDLE=1000  idle connections
+#   SERVERS="wsgate lws c-echo"              add wsgate-base with BASE_BIN=path for another build
+#   WORKLOADS="pingpong big churn pipelined idle"
+#   CLIENT_CPU=1  SERVER_CPU= (unpinned but for ping-pong; a CPU list pins it)
+#   PROFILE=DIR   perf record -g the wsgate server in each run: DIR/WORKLOAD.data and its top entries
+#                 in DIR/WORKLOAD.txt (a profiled run's figures are not for the table)
+# Needs: swift build -c release; apt-get install libwebsockets-dev libssl-dev linux-perf (for
+# PROFILE); .venv with websockets (bash Tests/run-all.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
@@ -53,6 +59,8 @@ start_server() {  # server [cpu]: wsgate (errors only), wsgate-log (the default 
                 --loglevel error 2>>"$LOG" & ;;
     wsgate-log) $pin $SERVER_BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo \
                 2>>"$LOG.access" & ;;
+    # Another build, to compare before and after a change in the same run: BASE_BIN=path/to/wsgate.
+    wsgate-base) $pin "$BASE_BIN" --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error 2>>"$LOG" & ;;
     lws) $pin "$PEERS/lws-echo" "$PORT" 2>>"$LOG" & ;;
     c-echo) $pin "$PEERS/c-echo" "$PORT" 2>>"$LOG" & ;;
     esac
