@@ -58,6 +58,8 @@ public final class EventLoop {
     /// The thread inside `run()`, if any.
     private var runningThread: pthread_t?
     private let wakeup: Wakeup
+    /// Wakes the loop at the earliest timer deadline, so `epoll_wait` needs no timeout.
+    private let deadlineTimer: DeadlineTimer
     var signals: SignalSource?
     /// Whether `close()` has run.
     public private(set) var isClosed = false
@@ -71,6 +73,7 @@ public final class EventLoop {
         self.epoll = FileDescriptor(rawValue: raw)
         do {
             self.wakeup = try Wakeup()
+            self.deadlineTimer = try DeadlineTimer()
         } catch {
             try? self.epoll.close()
             throw error
@@ -80,6 +83,8 @@ public final class EventLoop {
         self.epochMonotonic = EventLoop.monotonicNanoseconds()
         do {
             _ = try self.register(self.wakeup.fd, interest: .readable, handler: WakeupHandler(loop: self))
+            _ = try self.register(self.deadlineTimer.fd, interest: .readable,
+                                  handler: DeadlineTimerHandler(self.deadlineTimer))
             self.userRegistrations = 0
         } catch {
             self.close()
@@ -308,19 +313,14 @@ public final class EventLoop {
         )
     }
 
-    /// Milliseconds until the earliest timer, rounded up so the loop never wakes just
-    /// before a deadline and spins; 0 with deferred work; -1 (forever) with neither.
+    /// 0 (do not block) with deferred work, else -1: the deadline timer, set here to the earliest
+    /// timer's deadline, wakes the loop for timers.
     private func waitTimeout() -> CInt {
         if !self.deferred.isEmpty || self.stopRequested {
             return 0
         }
-        guard let deadline = self.timers.earliestDeadline() else { return -1 }
-        // The cached `now` is as old as this iteration's handlers: measure afresh.
-        let remaining = deadline - (EventLoop.monotonicNanoseconds() - self.epochMonotonic)
-        if remaining <= 0 {
-            return 0
-        }
-        return CInt(clamping: remaining / 1_000_000 + (remaining % 1_000_000 == 0 ? 0 : 1))
+        self.deadlineTimer.arm(at: self.timers.earliestDeadline().map { $0 + self.epochMonotonic })
+        return -1
     }
 
     private func refreshNow() {
