@@ -5,7 +5,7 @@
 # workloads.sh cannot. A benchmark, not a test (CI does not run it). Kernel work is not counted.
 #
 #   Tests/Benchmarks/instructions.sh [SERVER_BIN]     (default .build/release/wsgate)
-#   WORKLOADS="pingpong big churn pipelined"  KEEP=DIR (keeps DIR/WORKLOAD.callgrind for
+#   LOGLEVEL=error (access: the default, two lines per session)  WORKLOADS="pingpong big churn pipelined"  KEEP=DIR (keeps DIR/WORKLOAD.callgrind for
 #   callgrind_annotate, and writes the top functions to DIR/WORKLOAD.txt)
 # Needs: swift build -c release; apt-get install valgrind.
 set -euo pipefail
@@ -25,7 +25,7 @@ declare -A COUNT=([pingpong]=5000 [big]=2000 [churn]=1000 [pipelined]=50000)
 for workload in $WORKLOADS; do
     dir=$(mktemp -d)
     valgrind --tool=callgrind --callgrind-out-file="$dir/out.%p" --dump-instr=no "$SERVER_BIN" \
-        --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error 2>"$dir/valgrind.log" &
+        --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel "${LOGLEVEL:-error}" 2>"$dir/valgrind.log" &
     server=$!
     for _ in $(seq 100); do
         $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1 && break
