@@ -13,6 +13,7 @@
 #
 # Settings, from the environment:
 #   DURATION=3s  each measured run          IDLE=1000  idle connections
+#   ROUNDS=1      runs per workload and server, each figure the median of them
 #   SERVERS="wsgate lws c-echo"              add wsgate-base with BASE_BIN=path for another build
 #   WORKLOADS="pingpong big churn pipelined idle"
 #   CLIENT_CPU=1  SERVER_CPU= (unpinned but for ping-pong; a CPU list pins it)
@@ -26,6 +27,7 @@ BIN=.build/release/wsgate
 SERVER_BIN=${SERVER_BIN:-$BIN}  # the wsgate that serves (another build to compare); BIN is the load generator
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-3s}
+ROUNDS=${ROUNDS:-1}
 IDLE=${IDLE:-1000}
 PORT=${PORT:-19031}
 SERVER_CPU=${SERVER_CPU:-}
@@ -79,7 +81,8 @@ stop_server() {
 
 # Results, by "workload server": rate and CPU per unit in microseconds (or KiB for idle).
 declare -A RATE COST
-measure() {  # workload server bench-args...
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+measure_once() {  # workload server bench-args...: sets RATE_ONCE and COST_ONCE
     local workload=$1 server=$2; shift 2
     start_server "$server" "$([ "$workload" = pingpong ] && echo "$CLIENT_CPU")"
     local before after json completed
@@ -101,8 +104,8 @@ measure() {  # workload server bench-args...
     stop_server
     completed=$(echo "$json" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
     case $json in *'"errors":[]'*) ;; *) echo "$workload/$server: errors: $json" >&2 ;; esac
-    RATE["$workload $server"]=$(echo "$json" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
-    COST["$workload $server"]=$(awk -v t=$((after - before)) -v n="${completed:-0}" -v hz="$TICK" \
+    RATE_ONCE=$(echo "$json" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
+    COST_ONCE=$(awk -v t=$((after - before)) -v n="${completed:-0}" -v hz="$TICK" \
         'BEGIN {printf "%.2f", n ? t * 1e6 / hz / n : 0}')
 }
 idle() {  # server
@@ -140,12 +143,26 @@ declare -A TITLE=(
     [idle]="idle connections, keepalive on"
 )
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
-     "client on CPU $CLIENT_CPU, server on ${SERVER_CPU:-any CPU} (ping-pong: CPU $CLIENT_CPU), $DURATION per run"
+     "client on CPU $CLIENT_CPU, server on ${SERVER_CPU:-any CPU} (ping-pong: CPU $CLIENT_CPU)," \
+     "$DURATION per run, median of $ROUNDS"
 for workload in $WORKLOADS; do
     servers=$SERVERS
     if [ "$workload" = churn ] && [[ " $SERVERS " == *" wsgate "* ]]; then servers="$SERVERS wsgate-log"; fi
+    if [ "$workload" = idle ]; then
+        for server in $servers; do idle "$server"; done
+        continue
+    fi
+    # Rounds go over every server in turn, so that a burst of load elsewhere costs them alike.
+    declare -A RATES=() COSTS=()
+    for round in $(seq "$ROUNDS"); do
+        for server in $servers; do
+            measure_once "$workload" "$server" ${ARGS[$workload]}
+            RATES[$server]+="$RATE_ONCE "; COSTS[$server]+="$COST_ONCE "
+        done
+    done
     for server in $servers; do
-        if [ "$workload" = idle ]; then idle "$server"; else measure "$workload" "$server" ${ARGS[$workload]}; fi
+        RATE["$workload $server"]=$(echo "${RATES[$server]}" | median)
+        COST["$workload $server"]=$(echo "${COSTS[$server]}" | median)
     done
 done
 echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
