@@ -140,7 +140,7 @@ extension Session: EventHandler {
     /// Output is taken only after the events: taking it is what queues the reply to a peer's close,
     /// and the handler's answers to the messages before that close must go first.
     func handleConnection(_ connection: Connection) {
-        for event in connection.takeEvents() {
+        while let event = connection.nextEvent() {
             switch event {
             case .text(let text):
                 self.messagesIn += 1

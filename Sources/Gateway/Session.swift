@@ -11,7 +11,7 @@ public final class Session {
         /// Reading the HTTP request head.
         case handshaking(HTTPHeadParser)
         /// The request passed; its handler (a program) is being started off the loop thread.
-        case preparing(Preparation)
+        indirect case preparing(Preparation)  // boxed: held inline, it would make every session larger
         /// A plain request's head is read; its body (`Content-Length` bytes) is being read.
         case readingBody(PendingBody)
         /// A plain request is being answered by a responder (static files, CGI); the socket is read
@@ -57,27 +57,32 @@ public final class Session {
     /// Who the route's auth policy let in (REMOTE_USER, AUTH_TYPE); nil on a route without one.
     public internal(set) var authentication: Authentication?
 
-    unowned let server: GatewayServer
+    /// Unchecked: the server owns its sessions and ends them all before it goes (a checked `unowned`
+    /// costs an atomic operation at each of the several uses per message).
+    unowned(unsafe) let server: GatewayServer
+    // What every message touches is `@exclusivity(unchecked)`: a session lives on the loop thread and
+    // holds no access to these across a call that could come back to it, so the runtime's dynamic
+    // checks would find nothing, at a cost of hundreds of instructions per message.
     /// The socket, or TLS over it: everything the session reads and writes goes through it.
     let transport: any Transport
-    var registration: Registration?
-    var phase: Phase
-    var handler: (any SessionHandler)?
+    @exclusivity(unchecked) var registration: Registration?
+    @exclusivity(unchecked) var phase: Phase
+    @exclusivity(unchecked) var handler: (any SessionHandler)?
     var handlerName = "-"
     var log: Log
     /// The gateway's defaults until the request is routed, then the route's, kept to the end.
     var settings: RouteSettings
-    var queue = OutboundQueue()
+    @exclusivity(unchecked) var queue = OutboundQueue()
     /// The send queue is over its bound: the client is not read until it drains.
-    var readingPaused = false
+    @exclusivity(unchecked) var readingPaused = false
     /// The handler cannot take more input yet (a program's stdin is full).
-    var readingPausedByHandler = false
+    @exclusivity(unchecked) var readingPausedByHandler = false
     /// The connection wants the TCP stream ended once the queue is written.
-    var endOfStreamRequested = false
+    @exclusivity(unchecked) var endOfStreamRequested = false
     var writeShutDown = false
-    var isQueuedForFlush = false
+    @exclusivity(unchecked) var isQueuedForFlush = false
     /// Inside `handle`, which flushes when it is done: output queued meanwhile needs no extra flush.
-    var isHandlingReadiness = false
+    @exclusivity(unchecked) var isHandlingReadiness = false
 
     /// Bytes read after a plain request, the start of the next (pipelining): parsed once the
     /// current response has been written.
@@ -92,13 +97,13 @@ public final class Session {
     var idleTimer: TimerID?
     var closeTimer: TimerID?
     let openedAt: ContinuousClock.Instant
-    var lastReceivedAt: ContinuousClock.Instant
-    var lastMessageAt: ContinuousClock.Instant
+    @exclusivity(unchecked) var lastReceivedAt: ContinuousClock.Instant
+    @exclusivity(unchecked) var lastMessageAt: ContinuousClock.Instant
     var pingSentAt: ContinuousClock.Instant?
-    var bytesIn = 0
-    var bytesOut = 0
-    var messagesIn = 0
-    var messagesOut = 0
+    @exclusivity(unchecked) var bytesIn = 0
+    @exclusivity(unchecked) var bytesOut = 0
+    @exclusivity(unchecked) var messagesIn = 0
+    @exclusivity(unchecked) var messagesOut = 0
     /// The route's counters while the session is open and metrics are on; its own counts above are
     /// folded into them when it ends (see `RouteMetrics`).
     var routeMetrics: RouteMetrics?
@@ -140,6 +145,16 @@ public final class Session {
     @discardableResult
     public func send(binary: [UInt8]) -> Bool {
         guard let connection = self.connection, connection.canSendData else { return false }
+        if binary.count >= OutboundQueue.separatePayloadSize, connection.state == .open {
+            // Large: written from the caller's array behind its header, not copied into a frame.
+            self.pullOutput(connection)
+            if let header = try? connection.frameHeader(forUnqueuedBinary: binary.count) {
+                self.queue.append(header: header, payload: binary)
+                self.messagesOut += 1
+                self.outputChanged()
+                return true
+            }
+        }
         try? connection.send(binary: binary)
         self.messagesOut += 1
         self.outputChanged()

@@ -89,10 +89,16 @@ public final class BackgroundWriter: Sendable {
         _ = withUnsafeBytes(of: &one) { Glibc.write(self.wakeup, $0.baseAddress, 8) }
     }
 
+    /// How long the writer waits after a wake-up for more to come, so that a busy logger (two
+    /// access lines per session, thousands of sessions a second) costs one wake-up and one write
+    /// per batch of lines rather than per line: the loop signals only when the buffer was empty.
+    static let coalescing: UInt32 = 1000  // microseconds
+
     private func drainForever() {
         var counter: UInt64 = 0
         while true {
             _ = withUnsafeMutableBytes(of: &counter) { Glibc.read(self.wakeup, $0.baseAddress, 8) }
+            usleep(Self.coalescing)
             while true {
                 let (bytes, dropped) = self.state.withLock { state -> ([UInt8], Int) in
                     let taken = (state.pending, state.dropped)

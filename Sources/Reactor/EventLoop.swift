@@ -27,15 +27,18 @@ public final class EventLoop {
 
     private let epoll: FileDescriptor
     private let events: UnsafeMutableBufferPointer<epoll_event>
+    // The state below is `@exclusivity(unchecked)`: the loop runs on one thread and calls handlers,
+    // timers and actions only between its own accesses, so the runtime's dynamic checks, paid on
+    // every iteration, would find nothing.
     /// Indexed by descriptor number: descriptors are small, dense integers.
-    private var slots: [Slot] = []
+    @exclusivity(unchecked) private var slots: [Slot] = []
     private var nextGeneration: UInt32 = 1
     /// Registrations made by callers; the loop's own eventfd and signalfd are subtracted.
     var userRegistrations = 0
 
-    var timers = TimerQueue()
-    private var deferred: [() -> Void] = []
-    private var deferredRunning: [() -> Void] = []
+    @exclusivity(unchecked) var timers = TimerQueue()
+    @exclusivity(unchecked) private var deferred: [() -> Void] = []
+    @exclusivity(unchecked) private var deferredRunning: [() -> Void] = []
 
     /// The same moment on both clocks: the public one, and CLOCK_MONOTONIC, which the loop
     /// reads itself because it is cheap (vDSO, no 128-bit arithmetic) and because epoll's
@@ -43,7 +46,7 @@ public final class EventLoop {
     let epoch: ContinuousClock.Instant
     private let epochMonotonic: Int64
     /// Nanoseconds since `epoch`, cached at the start of each iteration, right after the wait.
-    private(set) var nowNanoseconds: Int64 = 0
+    @exclusivity(unchecked) private(set) var nowNanoseconds: Int64 = 0
 
     /// The time at the start of the current iteration (after the wait), so every handler in
     /// one batch sees the same instant and nobody pays for a clock read per event.
@@ -51,10 +54,12 @@ public final class EventLoop {
         self.epoch + .nanoseconds(self.nowNanoseconds)
     }
 
-    var stopRequested = false
+    @exclusivity(unchecked) var stopRequested = false
     /// The thread inside `run()`, if any.
     private var runningThread: pthread_t?
     private let wakeup: Wakeup
+    /// Wakes the loop at the earliest timer deadline, so `epoll_wait` needs no timeout.
+    private let deadlineTimer: DeadlineTimer
     var signals: SignalSource?
     /// Whether `close()` has run.
     public private(set) var isClosed = false
@@ -68,6 +73,7 @@ public final class EventLoop {
         self.epoll = FileDescriptor(rawValue: raw)
         do {
             self.wakeup = try Wakeup()
+            self.deadlineTimer = try DeadlineTimer()
         } catch {
             try? self.epoll.close()
             throw error
@@ -77,6 +83,8 @@ public final class EventLoop {
         self.epochMonotonic = EventLoop.monotonicNanoseconds()
         do {
             _ = try self.register(self.wakeup.fd, interest: .readable, handler: WakeupHandler(loop: self))
+            _ = try self.register(self.deadlineTimer.fd, interest: .readable,
+                                  handler: DeadlineTimerHandler(self.deadlineTimer))
             self.userRegistrations = 0
         } catch {
             self.close()
@@ -305,19 +313,14 @@ public final class EventLoop {
         )
     }
 
-    /// Milliseconds until the earliest timer, rounded up so the loop never wakes just
-    /// before a deadline and spins; 0 with deferred work; -1 (forever) with neither.
+    /// 0 (do not block) with deferred work, else -1: the deadline timer, set here to the earliest
+    /// timer's deadline, wakes the loop for timers.
     private func waitTimeout() -> CInt {
         if !self.deferred.isEmpty || self.stopRequested {
             return 0
         }
-        guard let deadline = self.timers.earliestDeadline() else { return -1 }
-        // The cached `now` is as old as this iteration's handlers: measure afresh.
-        let remaining = deadline - (EventLoop.monotonicNanoseconds() - self.epochMonotonic)
-        if remaining <= 0 {
-            return 0
-        }
-        return CInt(clamping: remaining / 1_000_000 + (remaining % 1_000_000 == 0 ? 0 : 1))
+        self.deadlineTimer.arm(at: self.timers.earliestDeadline().map { $0 + self.epochMonotonic })
+        return -1
     }
 
     private func refreshNow() {

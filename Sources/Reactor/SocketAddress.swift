@@ -197,9 +197,50 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// "127.0.0.1:8080", "[::1]:8080", "unix:/run/wsgate.sock", or "unix-socket" for an unnamed one.
+    /// An IP address is written into one stack buffer, as every session's log context starts with
+    /// its peer's address.
     public var description: String {
         if let path = self.unixPath { return path.isEmpty ? "unix-socket" : "unix:\(path)" }
-        return self.isIPv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 80) { text in
+            var length = 0
+            text.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 80) { chars in
+                switch self.storage {
+                case .v4(let address):
+                    // Four decimal numbers by hand: glibc's inet_ntop goes through sprintf.
+                    let octets = UInt32(bigEndian: address.sin_addr.s_addr)
+                    for shift in stride(from: 24, through: 0, by: -8) {
+                        let octet = Int(octets >> UInt32(shift) & 0xFF)
+                        if octet >= 100 { chars[length] = CChar(48 + octet / 100); length += 1 }
+                        if octet >= 10 { chars[length] = CChar(48 + octet / 10 % 10); length += 1 }
+                        chars[length] = CChar(48 + octet % 10)
+                        length += 1
+                        if shift > 0 { chars[length] = 0x2E; length += 1 }  // "."
+                    }
+                case .v6(var address):
+                    chars[0] = 0x5B  // "["
+                    _ = inet_ntop(AF_INET6, &address.sin6_addr, chars + 1, 64)
+                    length = strlen(chars + 1) + 1
+                    chars[length] = 0x5D  // "]"
+                    length += 1
+                case .unix:
+                    preconditionFailure("handled above")
+                }
+            }
+            text[length] = UInt8(ascii: ":")
+            length += 1
+            var port = Int(self.port), digits = 1
+            var rest = port / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            for index in stride(from: length + digits - 1, through: length, by: -1) {
+                text[index] = UInt8(ascii: "0") + UInt8(port % 10)
+                port /= 10
+            }
+            length += digits
+            return String(decoding: UnsafeBufferPointer(rebasing: text[0..<length]), as: UTF8.self)
+        }
     }
 
     @usableFromInline

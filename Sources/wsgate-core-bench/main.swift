@@ -1,5 +1,6 @@
 // Throughput of the protocol core alone: no sockets, no syscalls. A benchmark, not a test: run it
 // in a release build, `swift run -c release wsgate-core-bench`.
+import Glibc
 import WebSocket
 
 /// Runs `body` repeatedly for about `seconds` and returns (iterations, elapsed seconds).
@@ -78,6 +79,11 @@ func benchEncode(size: Int, count: Int, side: Connection.Side) {
     report("\(what) \(size) B", frames: count, payloadBytes: count * size, iterations: iterations, elapsed: elapsed)
 }
 
+let only = CommandLine.arguments.dropFirst().first  // "handshake": that benchmark alone
+if only == "handshake" {
+    benchHandshake()
+    exit(0)
+}
 print("wsgate-core-bench: the protocol core alone, one thread, payloads in memory")
 benchDecode(size: 32, count: 10_000, opcode: .binary)
 benchDecode(size: 32, count: 10_000, opcode: .text)
@@ -87,3 +93,33 @@ benchEncode(size: 32, count: 10_000, side: .server)
 benchEncode(size: 32, count: 10_000, side: .client)
 benchEncode(size: 64 * 1024, count: 16, side: .server)
 benchEncode(size: 64 * 1024, count: 16, side: .client)
+benchHandshake()
+
+/// The server's handshake alone: parse a browser-like request head, check it, build and serialize the 101.
+func benchHandshake() {
+    let request = Array(("GET /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n"
+        + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        + "Origin: http://127.0.0.1:8080\r\nSec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate\r\n"
+        + "Cache-Control: no-cache\r\n\r\n").utf8)
+    let handshake = ServerHandshake()
+    var written = 0
+    // Thread CPU time, not wall time: the figure holds on a machine busy with other work.
+    func cpuSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+    let iterations = 200
+    let start = cpuSeconds()
+    for _ in 0..<iterations {
+        for _ in 0..<1000 {
+            var parser = HTTPHeadParser(kind: .request)
+            guard let (head, _) = try? parser.feed(request), case .success(let accepted) = handshake.accept(head)
+            else { fatalError("handshake refused") }
+            written += accepted.response.serialized().count + (head.path?.utf8.count ?? 0)
+        }
+    }
+    let elapsed = cpuSeconds() - start
+    precondition(written > 0)
+print("handshake (parse, accept, 101)     \(format(elapsed / Double(iterations * 1000) * 1e9, 0)) ns each")
+}

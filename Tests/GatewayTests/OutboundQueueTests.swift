@@ -54,4 +54,50 @@ struct OutboundQueueTests {
         #expect(queue.count == 2)
         #expect(try Self.written(&queue) == [1, 2])
     }
+
+    /// A payload queued apart from its header is never separated from it: an urgent frame goes before
+    /// the header while nothing of the frame is written, after the payload once the header is.
+    @Test func urgentFramesNeverSplitAHeaderFromItsPayload() throws {
+        var queue = OutboundQueue()
+        queue.append(header: [1], payload: [2, 2])
+        queue.appendUrgent([3])
+        #expect(try Self.written(&queue) == [3, 1, 2, 2])
+
+        queue.append(header: [1], payload: [2, 2])
+        queue.append(header: [4], payload: [5])
+        let (writer, reader) = try Socket.pair()
+        defer {
+            writer.close()
+            reader.close()
+        }
+        _ = try queue.write(to: OneByteTransport(writer))  // the first header only
+        queue.appendUrgent([3])
+        queue.dropUnstarted()  // the payload of the started frame stays; the next frame goes
+        #expect(queue.count == 3)
+        _ = try queue.write(to: PlainTransport(writer))
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let result = try bytes.withUnsafeMutableBytes { try reader.read(into: $0) }
+        guard case .processed(let count) = result else { throw SystemError(call: "read", errno: .wouldBlock) }
+        #expect(Array(bytes[0..<count]) == [1, 2, 2, 3])
+    }
+}
+
+/// Takes one byte per call: a socket whose buffer is full but for one byte.
+private final class OneByteTransport: Transport {
+    let socket: Socket
+    var taken = false
+    init(_ socket: Socket) { self.socket = socket }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult<Int> { .wouldBlock }
+    func write(_ chunks: ArraySlice<[UInt8]>, skippingFirst offset: Int) throws(TransportError) -> IOResult<Int> {
+        guard !self.taken, let first = chunks.first else { return .wouldBlock }
+        self.taken = true
+        let bytes = [first[offset]]
+        do { return try self.socket.writev([bytes][...], skippingFirst: 0) } catch { throw .system(error) }
+    }
+    func flushPendingOutput() throws(TransportError) {}
+    var hasPendingOutput: Bool { false }
+    var hasBufferedInput: Bool { false }
+    func interest(reading: Bool, writing: Bool) -> Interest { .readable }
+    func shutdownWrite() throws(TransportError) {}
+    func close() {}
 }

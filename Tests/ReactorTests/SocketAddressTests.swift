@@ -10,6 +10,8 @@ extension ReactorTests {
             ("::1", UInt16(8080), "[::1]:8080"),
             ("::", UInt16(443), "[::]:443"),
             ("2001:db8::1", UInt16(1), "[2001:db8::1]:1"),
+            ("255.255.255.255", UInt16(65535), "255.255.255.255:65535"),
+            ("10.0.100.9", UInt16(10), "10.0.100.9:10"),
         ])
         func numericAddressesRoundTrip(host: String, port: UInt16, text: String) throws {
             let address = try SocketAddress(host: host, port: port)

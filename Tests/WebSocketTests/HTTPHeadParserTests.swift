@@ -185,4 +185,20 @@ struct HTTPHeadParserTests {
                             headers: [("Connection", " keep-alive ,, Upgrade\t"), ("connection", "close")])
         #expect(head.tokens(of: "CONNECTION") == ["keep-alive", "upgrade", "close"])
     }
+
+    @Test func containsTokenMatchesWholeTokensWithoutRegardToCase() {
+        let head = HTTPHead(startLine: .request(method: "GET", target: "/", version: "HTTP/1.1"),
+                            headers: [("connection", " keep-alive ,, UpGrade\t"), ("Upgrade", "websocketx, h2c")])
+        #expect(head.containsToken("upgrade", in: "CONNECTION"))
+        #expect(head.containsToken("keep-alive", in: "Connection"))
+        #expect(!head.containsToken("websocket", in: "Upgrade"))  // a prefix of a token is not the token
+        #expect(!head.containsToken("upgrade", in: "Upgrade"))
+        #expect(head.hasField("UPGRADE") && !head.hasField("Upgrade2"))
+    }
+
+    @Test func namesFoldOnlyLettersCase() {
+        // '@' | 0x20 is '`': folding applies to letters only.
+        #expect(HTTPHead.namesMatch("X-@", "x-@") && HTTPHead.namesMatch("SEC-WEBSOCKET-KEY", "Sec-WebSocket-Key"))
+        #expect(!HTTPHead.namesMatch("X-@", "X-`") && !HTTPHead.namesMatch("[", "{"))
+    }
 }

@@ -257,7 +257,8 @@ final class ProgramProcess {
 
     private func readOutput() {
         guard !self.output.isClosed else { return }
-        let buffer = self.server.readBuffer
+        // A pipe holds 64 KiB: no use reading more at once, and binary mode's messages stay that size.
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: self.server.readBuffer[..<(64 * 1024)])
         for _ in 0..<4 {
             let result = Result { () throws(SystemError) in try self.output.end.read(into: buffer) }
             guard case .success(.processed(let count)) = result, count > 0 else {

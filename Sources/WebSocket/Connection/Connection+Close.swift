@@ -89,7 +89,7 @@ extension Connection {
             reason = String(decoding: reasonBytes, as: UTF8.self)
         }
         self.closeReceived = (code, reason)
-        self.events.append(.close(code, reason))
+        self.emit(.close(code, reason))
         self.parser = .discard
         self.message = nil
         if self.state == .open {

@@ -269,7 +269,7 @@ extension Connection {
             if message.opcode == .binary {
                 // The assembled bytes become the event as they are: no second copy of a large message.
                 self.log?.debug("< BINARY [\(message.bytes.count) bytes]")
-                self.events.append(.binary(message.bytes))
+                self.emit(.binary(message.bytes))
                 return
             }
             try withUnsafeBytes(of: message.bytes) { bytes throws(ProtocolViolation) in
@@ -298,10 +298,10 @@ extension Connection {
                 if !validator.isComplete { throw .invalidUTF8(at: payload.count) }
             }
             self.log?.debug("< TEXT \(describePayload(.text, payload))")
-            self.events.append(.text(String(decoding: payload, as: UTF8.self)))
+            self.emit(.text(String(decoding: payload, as: UTF8.self)))
         } else {
             self.log?.debug("< BINARY \(describePayload(.binary, payload))")
-            self.events.append(.binary(Array(payload)))
+            self.emit(.binary(Array(payload)))
         }
     }
 
@@ -309,7 +309,7 @@ extension Connection {
         switch opcode {
         case .ping:
             self.log?.debug("< PING \(describePayload(.ping, payload))")
-            self.events.append(.ping(Array(payload)))
+            self.emit(.ping(Array(payload)))
             // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
             // response, unless it already received a Close frame." It answers "as soon as is practical",
             // hence the control queue, ahead of queued data.
@@ -318,7 +318,7 @@ extension Connection {
             }
         case .pong:
             self.log?.debug("< PONG \(describePayload(.pong, payload))")
-            self.events.append(.pong(Array(payload)))
+            self.emit(.pong(Array(payload)))
         case .close:
             try self.receiveClose(payload)
         case .continuation, .text, .binary:

@@ -33,6 +33,30 @@ extension Connection {
         }
     }
 
+    /// For a caller with a send queue of its own: sends a whole binary message of `count` bytes the
+    /// way `send(binary:)` does, but returns its frame header instead of queuing the frame, so that
+    /// the caller writes the header and then the payload from where it already is (no copy of a
+    /// large message into a frame).
+    ///
+    /// Returns nil, having sent nothing, when the payload cannot go as it is or not yet: the client
+    /// side masks it, an extension encodes it, or output is pending (take it first, it goes before);
+    /// then use `send(binary:)`. Only while the connection is open: a close frame owed to the peer
+    /// must follow the replies, which only `send` orders.
+    public func frameHeader(forUnqueuedBinary count: Int) throws(ConnectionStateError) -> [UInt8]? {
+        guard self.state == .open else { throw ConnectionStateError(operation: "send binary", state: self.state) }
+        guard !self.sendingFragmentedMessage else {
+            throw ConnectionStateError(operation: "start a message inside a fragmented message", state: self.state)
+        }
+        guard self.side == .server, self.extensions.isEmpty, self.dataOutput.isEmpty, self.owedClose == nil else {
+            return nil
+        }
+        self.log?.debug("> \(Opcode.binary) [\(count) bytes]")
+        var header: [UInt8] = []
+        header.reserveCapacity(FrameEncoder.headerSize(payloadLength: count, masked: false))
+        FrameEncoder.appendHeader(opcode: .binary, length: count, masked: false, to: &header)
+        return header
+    }
+
     /// Queues a ping. RFC 6455 §5.5: control payloads are at most 125 bytes.
     public func sendPing(_ payload: [UInt8] = []) throws(ConnectionStateError) {
         try self.sendControl(.ping, payload)

@@ -19,23 +19,14 @@ public enum FrameEncoder {
         opcode: Opcode, fin: Bool = true, reservedBits: Frame.ReservedBits = [],
         payload: UnsafeRawBufferPointer, mask: MaskingKey?, to buffer: inout [UInt8]
     ) {
-        let length = payload.count
-        // No reserveCapacity here: Array reserves exactly what it is asked for, so reserving per frame
-        // would defeat geometric growth and make queuing many frames quadratic.
-        buffer.append((fin ? 0x80 : 0) | reservedBits.rawValue | opcode.rawValue)
-        let maskBit: UInt8 = mask == nil ? 0 : 0x80
-        if length < 126 {
-            buffer.append(maskBit | UInt8(length))
-        } else if length <= 0xFFFF {
-            buffer.append(maskBit | 126)
-            buffer.append(UInt8(truncatingIfNeeded: length >> 8))
-            buffer.append(UInt8(truncatingIfNeeded: length))
-        } else {
-            buffer.append(maskBit | 127)
-            for shift in stride(from: 56, through: 0, by: -8) {
-                buffer.append(UInt8(truncatingIfNeeded: UInt64(length) >> UInt64(shift)))
-            }
-        }
+        // Room for the whole frame at once, else appending the header bytes and the payload would
+        // grow the buffer up to three times (an empty one: 1 byte, then 2, then the payload). Twice the
+        // capacity at least, since Array reserves exactly what it is asked for, and reserving just
+        // enough per frame would make queuing many frames quadratic.
+        let needed = buffer.count + headerSize(payloadLength: payload.count, masked: mask != nil) + payload.count
+        if buffer.capacity < needed { buffer.reserveCapacity(Swift.max(needed, buffer.capacity * 2)) }
+        appendHeader(opcode: opcode, fin: fin, reservedBits: reservedBits, length: payload.count,
+                     masked: mask != nil, to: &buffer)
         guard let mask else {
             buffer.append(contentsOf: payload)
             return
@@ -48,6 +39,28 @@ public enum FrameEncoder {
         buffer.append(contentsOf: payload)
         buffer.withUnsafeMutableBytes { bytes in
             _ = applyMask(mask, to: UnsafeMutableRawBufferPointer(rebasing: bytes[start...]))
+        }
+    }
+
+    /// Appends a frame header up to the masking key: the first two bytes and the extended length.
+    @inlinable
+    public static func appendHeader(
+        opcode: Opcode, fin: Bool = true, reservedBits: Frame.ReservedBits = [], length: Int, masked: Bool,
+        to buffer: inout [UInt8]
+    ) {
+        buffer.append((fin ? 0x80 : 0) | reservedBits.rawValue | opcode.rawValue)
+        let maskBit: UInt8 = masked ? 0x80 : 0
+        if length < 126 {
+            buffer.append(maskBit | UInt8(length))
+        } else if length <= 0xFFFF {
+            buffer.append(maskBit | 126)
+            buffer.append(UInt8(truncatingIfNeeded: length >> 8))
+            buffer.append(UInt8(truncatingIfNeeded: length))
+        } else {
+            buffer.append(maskBit | 127)
+            for shift in stride(from: 56, through: 0, by: -8) {
+                buffer.append(UInt8(truncatingIfNeeded: UInt64(length) >> UInt64(shift)))
+            }
         }
     }
 

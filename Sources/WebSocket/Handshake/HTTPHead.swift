@@ -39,8 +39,9 @@ public struct HTTPHead: Equatable, Sendable {
     /// path and query. Any other target is returned as it is.
     public var originForm: String? {
         guard let target = self.target else { return nil }
-        guard let colon = target.firstIndex(of: ":"), ["http", "https"].contains(target[..<colon].lowercased()),
-            target[colon...].hasPrefix("://")
+        // Most targets start with "/": no scheme to look for.
+        guard target.utf8.first != UInt8(ascii: "/"), let colon = target.firstIndex(of: ":"),
+            ["http", "https"].contains(target[..<colon].lowercased()), target[colon...].hasPrefix("://")
         else { return target }
         let afterScheme = target[target.index(colon, offsetBy: 3)...]
         guard let end = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
@@ -49,14 +50,28 @@ public struct HTTPHead: Equatable, Sendable {
 
     /// The path part of the request target, without the query.
     public var path: String? {
-        self.originForm.map { target in target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target }
+        self.originForm.map { target in
+            target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[..<$0]) } ?? target
+        }
     }
 
     /// The query part of the request target after "?", or "" when there is none.
     public var query: String? {
         self.originForm.map { target in
-            target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) } ?? ""
+            target.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(target[target.utf8.index(after: $0)...]) } ?? ""
         }
+    }
+
+    /// The value of the field `name` when there is exactly one such field; how many there are.
+    /// `values(of:)` for a field that must not repeat, without an array.
+    public func onlyValue(of name: String) -> (value: String?, count: Int) {
+        var found: String?
+        var count = 0
+        for field in self.headers where Self.namesMatch(field.name, name) {
+            found = field.value
+            count += 1
+        }
+        return (count == 1 ? found : nil, count)
     }
 
     /// Every value of the field `name`, in order.
@@ -68,6 +83,39 @@ public struct HTTPHead: Equatable, Sendable {
     public subscript(name: String) -> String? {
         let values = self.values(of: name)
         return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
+    /// Whether there is a field `name`.
+    public func hasField(_ name: String) -> Bool {
+        self.headers.contains { Self.namesMatch($0.name, name) }
+    }
+
+    /// Whether `token` (lower-case ASCII) is among the comma-separated tokens of the `name` fields,
+    /// compared without regard to case: `tokens(of:)` without allocating.
+    public func containsToken(_ token: String, in name: String) -> Bool {
+        self.headers.contains { field in
+            guard Self.namesMatch(field.name, name) else { return false }
+            let bytes = field.value.utf8
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+                var element = bytes[start..<end]
+                while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
+                while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
+                if element.count == token.utf8.count {
+                    let same = element.withContiguousStorageIfAvailable { element in
+                        token.utf8.withContiguousStorageIfAvailable { Self.equalFoldingCase(element, $0) }
+                    }
+                    if let same, let result = same {
+                        if result { return true }
+                    } else if Self.namesMatch(String(Substring(element)), token) {
+                        return true
+                    }
+                }
+                start = end < bytes.endIndex ? bytes.index(after: end) : end
+            }
+            return false
+        }
     }
 
     /// The comma-separated tokens of every `name` field, trimmed and lower-cased (RFC 9110 §5.6.1).
@@ -83,20 +131,64 @@ public struct HTTPHead: Equatable, Sendable {
             .filter { !$0.isEmpty }
     }
 
+    /// Field names are tokens, ASCII only: compared byte by byte with ASCII case folded, without
+    /// allocating (each handshake looks up a dozen fields among a dozen).
     static func namesMatch(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased()
+        guard a.utf8.count == b.utf8.count else { return false }
+        let fast = a.utf8.withContiguousStorageIfAvailable { a in
+            b.utf8.withContiguousStorageIfAvailable { b in Self.equalFoldingCase(a, b) }
+        }
+        if let fast, let result = fast { return result }
+        return Array(a.utf8).withUnsafeBufferPointer { a in
+            Array(b.utf8).withUnsafeBufferPointer { b in Self.equalFoldingCase(a, b) }
+        }
     }
+
+    /// Whether two byte strings of the same length are equal with ASCII letters' case folded.
+    static func equalFoldingCase(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in 0..<a.count {
+            let x = a[index], y = b[index]
+            if x != y && !(x | 0x20 == y | 0x20 && isLetter(x)) { return false }
+        }
+        return true
+    }
+
+    static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
 
     /// The head's wire form, ending with the empty line.
     public func serialized() -> [UInt8] {
-        var text: String
+        // Straight into bytes, sized once: every accepted connection writes one head.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.headers.reduce(40) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
         switch self.startLine {
-        case .request(let method, let target, let version): text = "\(method) \(target) \(version)\r\n"
-        case .response(let version, let status, let reason): text = "\(version) \(status) \(reason)\r\n"
+        case .request(let method, let target, let version):
+            add(method)
+            bytes.append(0x20)
+            add(target)
+            bytes.append(0x20)
+            add(version)
+        case .response(let version, let status, let reason):
+            add(version)
+            bytes.append(0x20)
+            add(String(status))
+            bytes.append(0x20)
+            add(reason)
         }
-        for (name, value) in self.headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+        for (name, value) in self.headers {
+            add(name)
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(0x20)
+            add(value)
+            bytes.append(0x0D)
+            bytes.append(0x0A)
+        }
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+        return bytes
     }
 }
 

@@ -93,30 +93,78 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func parse(_ bytes: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
-            line.last == 0x0D ? line.dropLast() : line
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Failure) in try Self.parse(buffer, kind: kind) }
         }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first, !first.isEmpty else { throw .malformed("empty start line") }
-        let startLine = try Self.parseStartLine(first, kind: kind)
+        return try result.get()
+    }
+
+    /// Line by line over the bytes in place, without splitting them into arrays first: a handshake
+    /// is parsed once per connection, and connect churn makes that a hot path.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, kind: Kind) throws(Failure) -> HTTPHead {
+        var lineStart = 0
+        var lines = 0
+        for byte in bytes where byte == 0x0A { lines += 1 }
+        func nextLine() -> Slice<UnsafeBufferPointer<UInt8>>? {
+            guard lineStart < bytes.count else { return nil }
+            var newline = lineStart
+            while newline < bytes.count && bytes[newline] != 0x0A { newline += 1 }
+            var end = newline
+            if end > lineStart && bytes[end - 1] == 0x0D { end -= 1 }
+            let line = bytes[lineStart..<end]
+            lineStart = newline < bytes.count ? newline + 1 : newline
+            return line
+        }
+        guard let first = nextLine(), !first.isEmpty else { throw .malformed("empty start line") }
+        let startLine = try Self.parseStartLine(ArraySlice(first), kind: kind)
         var headers: [(name: String, value: String)] = []
-        for line in lines.dropFirst() {
-            guard let firstByte = line.first else { throw .malformed("empty header line") }
+        // Exactly as many as there are lines, at most: a session keeps its request, so no spare room.
+        headers.reserveCapacity(lines)
+        while let line = nextLine() {
+            guard let firstByte = line.first else {
+                // The empty line that ends the head; only empty lines may follow it.
+                if bytes[lineStart...].allSatisfy({ $0 == 0x0A || $0 == 0x0D }) { break }
+                throw .malformed("empty header line")
+            }
             if firstByte == 0x20 || firstByte == 0x09 { throw .malformed("obsolete line folding") }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("header line without colon") }
-            let name = line[line.startIndex..<colon]
+            var colon = line.startIndex
+            while colon < line.endIndex && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon < line.endIndex else { throw .malformed("header line without colon") }
+            let name = bytes[line.startIndex..<colon]
             // RFC 9112 §5.1: "No whitespace is allowed between the field name and colon."
-            guard !name.isEmpty, name.allSatisfy(Self.isTokenCharacter) else {
-                throw .malformed("invalid header name \(Self.quoted(name))")
+            var nameValid = !name.isEmpty
+            for byte in name where !Self.isTokenCharacter(byte) { nameValid = false }
+            guard nameValid else { throw .malformed("invalid header name \(Self.quoted(ArraySlice(name)))") }
+            var valueStart = colon + 1, valueEnd = line.endIndex
+            for index in valueStart..<valueEnd {
+                let byte = bytes[index]
+                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else {
+                    throw .malformed("control character in header \(Self.quoted(ArraySlice(name)))")
+                }
             }
-            let rawValue = line[line.index(after: colon)...]
-            guard rawValue.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw .malformed("control character in header \(Self.quoted(name))")
-            }
-            let value = String(decoding: rawValue, as: UTF8.self)[...].trimmingHTTPWhitespace()
-            headers.append((String(decoding: name, as: UTF8.self), String(value)))
+            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd])
+            headers.append((Self.fieldName(UnsafeBufferPointer(rebasing: name)), String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(startLine: startLine, headers: headers)
+    }
+
+    /// Names every WebSocket client sends, spelled as browsers and most libraries spell them.
+    private static let commonNames: [String] = [
+        "Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol", "Origin", "User-Agent", "Accept-Encoding", "Accept-Language", "Cache-Control",
+        "Pragma", "Cookie",
+    ]
+
+    /// The name as a String: one of `commonNames` when it is spelled the same (a literal, stored in the
+    /// binary), else a new one. Sessions keep their request, and long names would each take an allocation.
+    static func fieldName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        for name in Self.commonNames where name.utf8.count == bytes.count {
+            let same = name.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) }
+            if same == true { return name }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func parseStartLine(_ line: ArraySlice<UInt8>, kind: Kind) throws(Failure) -> HTTPHead.StartLine {
@@ -140,18 +188,22 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func isVersion(_ bytes: ArraySlice<UInt8>) -> Bool {
-        let text = Array(bytes)
-        return text.count == 8 && text.starts(with: Array("HTTP/".utf8)) && (0x30...0x39).contains(text[5])
-            && text[6] == UInt8(ascii: ".") && (0x30...0x39).contains(text[7])
+        guard bytes.count == 8 else { return false }
+        let text = bytes.startIndex
+        return bytes[text] == UInt8(ascii: "H") && bytes[text + 1] == UInt8(ascii: "T") && bytes[text + 2] == UInt8(ascii: "T")
+            && bytes[text + 3] == UInt8(ascii: "P") && bytes[text + 4] == UInt8(ascii: "/")
+            && (0x30...0x39).contains(bytes[text + 5]) && bytes[text + 6] == UInt8(ascii: ".")
+            && (0x30...0x39).contains(bytes[text + 7])
     }
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar: letters, digits and "!#$%&'*+-.^_`|~".
     package static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E...0x60, 0x7C, 0x7E:
             true
         default:
-            Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            false
         }
     }
 

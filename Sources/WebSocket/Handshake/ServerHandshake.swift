@@ -28,7 +28,11 @@ public struct ServerHandshake: Sendable {
 
     /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key` (RFC 6455 §4.2.2 step 5.4).
     public static func acceptKey(for key: String) -> String {
-        Base64.encode(SHA1.hash(Array((key + Self.guid).utf8)))
+        var joined: [UInt8] = []
+        joined.reserveCapacity(key.utf8.count + 36)
+        joined.append(contentsOf: key.utf8)
+        joined.append(contentsOf: Self.guid.utf8)
+        return Base64.encode(SHA1.hash(joined))
     }
 
     /// Checks the request in RFC 6455 §4.2.1's order and returns the 101, or the refusal to send.
@@ -46,36 +50,38 @@ public struct ServerHandshake: Sendable {
         // A GET upgrade has no body: the bytes after its head are the client's first frames. One
         // that announces a body (RFC 9112 §6.1, §6.2) would have that body read as frames, so it is
         // refused, Content-Length: 0 included (as python-websockets does).
-        for field in ["Transfer-Encoding", "Content-Length"] where !request.values(of: field).isEmpty {
+        for field in ["Transfer-Encoding", "Content-Length"] where request.hasField(field) {
             return .failure(.malformed("an upgrade request has no body, but it has \(field)"))
         }
         guard let resource = request.originForm, resource.hasPrefix("/") else {
             return .failure(.malformed("request target must be a path or an absolute http(s) URI"))
         }
-        let hosts = request.values(of: "Host")
-        guard hosts.count == 1, !hosts[0].isEmpty else {
-            return .failure(hosts.isEmpty ? .missingHost : .malformed("more than one Host field"))
+        let host = request.onlyValue(of: "Host")
+        guard let hostValue = host.value, !hostValue.isEmpty else {
+            return .failure(host.count == 0 ? .missingHost : .malformed("more than one Host field"))
         }
-        let upgrade = request.tokens(of: "Upgrade")
-        let connection = request.tokens(of: "Connection")
-        guard upgrade.contains("websocket") else {
-            return .failure(upgrade.isEmpty && !connection.contains("upgrade")
+        let connectionUpgrade = request.containsToken("upgrade", in: "Connection")
+        guard request.containsToken("websocket", in: "Upgrade") else {
+            return .failure(request.tokens(of: "Upgrade").isEmpty && !connectionUpgrade
                 ? .notAnUpgrade : .badUpgrade(request["Upgrade"] ?? ""))
         }
-        guard connection.contains("upgrade") else { return .failure(.badConnection(request["Connection"] ?? "")) }
-        let keys = request.values(of: "Sec-WebSocket-Key")
-        guard keys.count == 1 else { return .failure(keys.isEmpty ? .missingKey : .badKey(keys.joined(separator: ", "))) }
+        guard connectionUpgrade else { return .failure(.badConnection(request["Connection"] ?? "")) }
+        guard let key = request.onlyValue(of: "Sec-WebSocket-Key").value else {
+            let keys = request.values(of: "Sec-WebSocket-Key")
+            return .failure(keys.isEmpty ? .missingKey : .badKey(keys.joined(separator: ", ")))
+        }
         // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
-        guard let decoded = Base64.decode(keys[0]), decoded.count == 16 else { return .failure(.badKey(keys[0])) }
-        let versions = request.values(of: "Sec-WebSocket-Version")
-        guard versions == ["13"] else { return .failure(.unsupportedVersion(versions.joined(separator: ", "))) }
+        guard let decoded = Base64.decode(key), decoded.count == 16 else { return .failure(.badKey(key)) }
+        guard request.onlyValue(of: "Sec-WebSocket-Version").value == "13" else {
+            return .failure(.unsupportedVersion(request.values(of: "Sec-WebSocket-Version").joined(separator: ", ")))
+        }
 
         var headers: [(name: String, value: String)] = [
-            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptKey(for: keys[0])),
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", Self.acceptKey(for: key)),
         ]
         // Subprotocol names are case-sensitive (RFC 7936 §3, and the client compares them exactly), so
         // an offer of "chat" does not select "Chat".
-        let offered = request.listElements(of: "Sec-WebSocket-Protocol")
+        let offered = self.subprotocols.isEmpty ? [] : request.listElements(of: "Sec-WebSocket-Protocol")
         let subprotocol = self.subprotocols.first { supported in offered.contains(supported) }
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
         var deflate: PerMessageDeflate.Agreement?
