@@ -201,6 +201,7 @@ public final class GatewayServer {
                     self.receive(batch)
                 }
                 self.outbox = Array(repeating: [], count: coordinator.loopCount)
+                self.publishMetricsEverySecond()
             }
             if let path = configuration.metricsPath, let metrics = self.metrics {
                 self.responders.append(MetricsEndpoint(path: path, registry: metrics, server: self))

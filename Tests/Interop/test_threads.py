@@ -125,3 +125,34 @@ def test_routes_with_one_program_for_all_clients_are_refused_with_threads():
                           capture_output=True, text=True, timeout=20)
     assert done.returncode == 2
     assert "--threads" in done.stderr and "/feed" in done.stderr
+
+
+def test_metrics_sum_over_loops(wsgate):
+    server = wsgate("--threads", "4", "--loglevel", "access", "--metrics", "--route", "/echo=echo")
+
+    def scrape():
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=TIMEOUT) as response:
+            text = response.read().decode()
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and line[0] != "#"}
+
+    async def main():
+        clients = [await client(server.url("/echo")) for _ in range(20)]
+        assert len(set(loops_of_sessions(server, 20))) > 1
+        for ws in clients:
+            await ws.send("one")
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "one"
+        # Other loops publish their counters every second: the sum settles within a few.
+        deadline = time.monotonic() + 10
+        while True:
+            samples = await asyncio.to_thread(scrape)
+            if (samples.get('wsgate_connections_open{route="/echo"}') == 20
+                    and samples.get('wsgate_messages_received_total{route="/echo"}') == 20):
+                break
+            assert time.monotonic() < deadline, samples
+            await asyncio.sleep(0.2)
+        for ws in clients:
+            await ws.close()
+
+    run(main(), timeout=60)

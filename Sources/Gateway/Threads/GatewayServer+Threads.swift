@@ -125,6 +125,15 @@ extension GatewayServer {
         }
     }
 
+    /// With `--metrics`: hands this loop's counters to the coordinator every second, for a
+    /// scrape another loop answers (it adds them to its own, which are current).
+    func publishMetricsEverySecond() {
+        guard let coordinator = self.coordinator, let metrics = self.metrics else { return }
+        let counters = metrics.snapshot(sessions: self.liveSessions, roomBus: self.roomBus?.counters)
+        coordinator.publishMetrics(.init(counters: counters, programs: self.programs.count), loop: self.loopIndex)
+        self.loop.schedule(after: .seconds(1)) { [unowned self] in self.publishMetricsEverySecond() }
+    }
+
     // MARK: Messages between loops
 
     /// Relays a broadcast route's messages to the same room on the other loops.

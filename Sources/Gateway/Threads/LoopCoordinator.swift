@@ -43,6 +43,21 @@ final class LoopCoordinator: Sendable {
     private let lastUniqueID = Atomic<Int64>(0)
     private let programs = Mutex(ProgramCounts())
     private let owned = Mutex(OwnedChildren())
+    /// Each loop's counters as it last published them (every second, with `--metrics`).
+    private let metrics = Mutex<[Int: LoopMetrics]>([:])
+
+    /// One loop's counters and programs, for a scrape that another loop answers.
+    struct LoopMetrics: Sendable {
+        let counters: MetricsRegistry.Snapshot
+        let programs: Int
+    }
+
+    func publishMetrics(_ metrics: LoopMetrics, loop: Int) { self.metrics.withLock { $0[loop] = metrics } }
+
+    /// What every loop but `loop` last published.
+    func metrics(besides loop: Int) -> [LoopMetrics] {
+        self.metrics.withLock { all in all.filter { $0.key != loop }.sorted { $0.key < $1.key }.map(\.value) }
+    }
 
     private struct ProgramCounts {
         var total = 0
