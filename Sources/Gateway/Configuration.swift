@@ -46,6 +46,9 @@ extension GatewayServer {
         public var subprotocols: [String] = []
         /// Programs running at once (websocketd's `--maxforks`); beyond it new upgrades get 503. nil: no limit.
         public var maxPrograms: Int?
+        /// Event loops, each on a thread of its own (`--threads`); 1 (the default): the loop runs
+        /// on the thread that calls `run()`, as it always did. `once` serves with one loop.
+        public var threads = 1
         /// Variables of wsgate's own environment passed to programs (websocketd's `--passenv`).
         public var passEnvironment = ["PATH", "LD_LIBRARY_PATH"]
         /// Extra time each termination step waits for a program (websocketd's `--closems`).

@@ -16,9 +16,9 @@ extension GatewayServer {
         do {
             self.credentials = try CredentialStore.load(for: policies)
             self.passwordCache.removeAll()
-            self.configuration.log.info("auth.reloaded", [("files", self.credentials.count)])
+            if self.speaksForProcess { self.configuration.log.info("auth.reloaded", [("files", self.credentials.count)]) }
         } catch {
-            self.configuration.log.error("auth.reload_failed", [("error", error.description)])
+            if self.speaksForProcess { self.configuration.log.error("auth.reload_failed", [("error", error.description)]) }
         }
     }
 
@@ -75,9 +75,11 @@ extension GatewayServer {
                 child = started
             }
             self.authCommandPids.insert(child.pid)
+            self.coordinator?.own(child.pid)
             let timeout = self.configuration.authCommandTimeout
             _ = AuthCommandRun(child: child, loop: self.loop, timeout: timeout) { [unowned self] outcome in
                 self.authCommandPids.remove(child.pid)
+                self.coordinator?.disown(child.pid)
                 guard let status = outcome.status else {
                     session.log.error("auth.command_timeout", [("command", command), ("timeout_ms", timeout.milliseconds)])
                     completion(.failure(AuthRefusal(AuthCheck.forbidden("the auth command did not answer in time"))))

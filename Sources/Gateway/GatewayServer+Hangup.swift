@@ -9,6 +9,7 @@ extension GatewayServer {
         self.notifier?.notifyReloading()
         self.reloadOnSignal()  // the configuration file, and the TLS files
         self.reloadAuthFiles()
+        self.sendToOtherLoops(.hangup)  // with --threads; each loop reloads the same files
         self.notifier?.notify("READY=1")
     }
 }

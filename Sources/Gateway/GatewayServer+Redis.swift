@@ -10,7 +10,8 @@ extension GatewayServer {
         do {
             self.roomBus = try RoomBus(endpoint: endpoint, prefix: self.configuration.redisPrefix,
                                        maxMessageSize: max(maxMessageSize, self.configuration.maxMessageSize),
-                                       loop: self.loop, log: self.configuration.log)
+                                       loop: self.loop, log: self.configuration.log,
+                                       instance: self.coordinator?.busInstance)
         } catch {
             throw StartupError(description: "--redis: cannot resolve \(endpoint.host): \(error)")
         }

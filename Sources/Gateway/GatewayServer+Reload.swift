@@ -27,7 +27,7 @@ extension GatewayServer {
         do {
             next = try source()
         } catch {
-            self.configuration.log.error("config.reload_failed", [("error", "\(error)"), ("changed", "nothing")])
+            if self.speaksForProcess { self.configuration.log.error("config.reload_failed", [("error", "\(error)"), ("changed", "nothing")]) }
             return
         }
         self.reload(next, started: started)
@@ -39,14 +39,15 @@ extension GatewayServer {
         var next = proposed
         let old = self.configuration
         if next.addresses != old.addresses || next.port != old.port || (next.tls == nil) != (old.tls == nil) {
-            log.error("config.listener_unchanged", [
+            if self.speaksForProcess { log.error("config.listener_unchanged", [
                 ("listening", "\(Self.listenText(old))"), ("asked", "\(Self.listenText(next))"),
                 ("why", "changing where wsgate listens needs a restart"),
-            ])
+            ]) }
             next.addresses = old.addresses
             next.port = old.port
             if (next.tls == nil) != (old.tls == nil) { next.tls = old.tls }
         }
+        if self.loopIndex > 0 { next.log = next.log.with("loop", self.loopIndex) }
         next.maxConnections = old.maxConnections
         next.containsOrphans = old.containsOrphans
         next.reloadConfiguration = next.reloadConfiguration ?? old.reloadConfiguration
@@ -63,10 +64,10 @@ extension GatewayServer {
                 try service.start()
             } catch {
                 for service in newServices.values { service.beginShutdown() }
-                log.error("config.reload_failed", [
+                if self.speaksForProcess { log.error("config.reload_failed", [
                     ("error", "cannot start the program of \(route.pattern) (\(route.route.handler.name)): \(error)"),
                     ("changed", "nothing"),
-                ])
+                ]) }
                 return
             }
             newServices[key] = service
@@ -95,7 +96,7 @@ extension GatewayServer {
         fields.append(("programs_retired", retired.count))
         fields.append(("sessions", self.connectionCount))
         fields.append(("duration_us", elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
-        log.info("config.reloaded", fields)
+        if self.speaksForProcess { log.info("config.reloaded", fields) }
     }
 
     private static func listenText(_ configuration: Configuration) -> String {

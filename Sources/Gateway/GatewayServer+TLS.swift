@@ -35,9 +35,9 @@ extension GatewayServer {
         guard let settings = self.configuration.tls else { return }
         do {
             self.tlsContext = try Self.makeTLSContext(settings)
-            self.configuration.log.info("tls.reloaded", [("cert", settings.certificateFile)])
+            if self.speaksForProcess { self.configuration.log.info("tls.reloaded", [("cert", settings.certificateFile)]) }
         } catch {
-            self.configuration.log.error("tls.reload_failed", [("error", error.description)])
+            if self.speaksForProcess { self.configuration.log.error("tls.reload_failed", [("error", error.description)]) }
         }
     }
 }

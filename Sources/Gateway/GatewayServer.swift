@@ -37,7 +37,9 @@ public final class GatewayServer {
     /// The counters `--metrics` serves; nil when metrics are off, and then nothing is counted.
     let metrics: MetricsRegistry?
     /// Per-session programs started and not yet exited (what `maxPrograms` bounds).
-    private(set) var runningPrograms = 0
+    private var localRunningPrograms = 0
+    /// Per-session programs running: this process's (every loop's).
+    var runningPrograms: Int { self.coordinator?.runningPrograms ?? self.localRunningPrograms }
     /// The same, by route pattern (what each route's own `maxPrograms` bounds).
     private var runningProgramsByRoute: [String: Int] = [:]
     /// Programs whose process group is not yet cleaned up, by pid. The server owns them until then
@@ -83,6 +85,19 @@ public final class GatewayServer {
     /// The rooms that span instances through Redis (`--redis`); nil: rooms are local only.
     /// Its `counters` (published, received, dropped) are what metrics export.
     var roomBus: RoomBus?
+    /// Which event loop this is (`--threads`): 0 for the first, which alone takes signals, logs
+    /// process-wide events and owns long-lived programs.
+    let loopIndex: Int
+    /// What every loop of the process shares (limits, ids, inboxes); nil with one loop, and then
+    /// nothing is shared or paid for.
+    let coordinator: LoopCoordinator?
+    /// The first loop's: the other loops, until `run` hands each to its thread.
+    var otherLoops: [GatewayServer] = []
+    /// The first loop's: what stops the other loops (their shutdown begins).
+    var otherLoopStops: [StopHandle] = []
+    /// Messages for other loops gathered in this iteration, by loop: posted once per batch.
+    var outbox: [[LoopMessage]] = []
+    var outboxScheduled = false
 
     /// Connections at once: the configured bound, or what the descriptor limit allows.
     public let maxConnections: Int
@@ -95,8 +110,29 @@ public final class GatewayServer {
     /// Binds every address and starts every route's long-lived program now, so that a port in use
     /// or a program that cannot start fails here (as a `StartupError`), and `boundAddresses` is
     /// known before `run`.
-    public init(configuration: Configuration) throws {
+    public convenience init(configuration: Configuration) throws {
+        let loops = configuration.once ? 1 : max(1, configuration.threads)
+        var coordinator: LoopCoordinator?
+        if loops > 1 {
+            try Self.checkThreads(configuration)
+            do {
+                coordinator = try LoopCoordinator(loops: loops)
+            } catch {
+                throw StartupError(description: "--threads: \(error)")
+            }
+        }
+        try self.init(configuration: configuration, loopIndex: 0, coordinator: coordinator, first: nil)
+        if coordinator != nil { try self.makeOtherLoops(loops) }
+    }
+
+    /// One event loop: the first (`first` nil) binds and starts everything; another shares the
+    /// first one's listeners (see GatewayServer+Threads.swift).
+    init(configuration: Configuration, loopIndex: Int, coordinator: LoopCoordinator?, first: GatewayServer?) throws {
         self.configuration = configuration
+        // Another loop's lines say which loop (the first loop's read as they always did).
+        if loopIndex > 0 { self.configuration.log = configuration.log.with("loop", loopIndex) }
+        self.loopIndex = loopIndex
+        self.coordinator = coordinator
         try EventLoop.ignoreSIGPIPE()
         self.loop = try EventLoop()
         let served = configuration.routes.map { ServedRoute($0, defaults: configuration) }
@@ -120,13 +156,15 @@ public final class GatewayServer {
             } catch {
                 throw StartupError(description: "--auth: \(error)")
             }
-            if let passed = configuration.passedSockets {
+            if let first {
+                try self.shareListeners(of: first)
+            } else if let passed = configuration.passedSockets {
                 try self.adoptPassedSockets(passed)
             }
             // A name listens on every address it resolves to; an address named twice (`localhost`
             // and `127.0.0.1`) is listened on once, where a second bind would fail with EADDRINUSE.
             var addresses: [SocketAddress] = []
-            for host in configuration.passedSockets == nil ? configuration.addresses : [] {
+            for host in configuration.passedSockets == nil && first == nil ? configuration.addresses : [] {
                 do {
                     addresses += try SocketAddress.listening(on: host, port: configuration.port)
                 } catch {
@@ -139,14 +177,14 @@ public final class GatewayServer {
                 let socket: Socket
                 let bound: SocketAddress
                 do {
-                    socket = try Socket.listen(on: address)
+                    socket = try Socket.listen(on: address, reusePort: coordinator != nil)
                     bound = try socket.localAddress
                 } catch {
                     throw StartupError(description: "cannot listen on \(address): \(error)")
                 }
                 try self.addListener(socket, address: bound)
             }
-            for path in configuration.passedSockets == nil ? configuration.unixSockets : [] {
+            for path in configuration.passedSockets == nil && first == nil ? configuration.unixSockets : [] {
                 let socket: Socket
                 do {
                     socket = try Socket.listen(unixPath: path, mode: configuration.unixSocketMode)
@@ -155,7 +193,18 @@ public final class GatewayServer {
                 }
                 try self.addListener(socket, address: try SocketAddress(unixPath: path), removesFile: path)
             }
-            try self.setUpControlGroups()
+            if let first {
+                try self.setUpLoopControlGroup(below: first)
+            } else {
+                try self.setUpControlGroups()
+            }
+            if let coordinator {
+                _ = try coordinator.inboxes[loopIndex].attach(to: self.loop) { [unowned self] batch in
+                    self.receive(batch)
+                }
+                self.outbox = Array(repeating: [], count: coordinator.loopCount)
+                self.publishMetricsEverySecond()
+            }
             if let path = configuration.metricsPath, let metrics = self.metrics {
                 self.responders.append(MetricsEndpoint(path: path, registry: metrics, server: self))
             }
@@ -170,12 +219,13 @@ public final class GatewayServer {
                 self.responders.append(DevConsole(server: self))
             }
             try self.startRoomBus(served)
-            if configuration.containsOrphans {
+            if configuration.containsOrphans && first == nil {
                 // Before any program starts, so a daemon it spawns at once is reparented to us.
                 try Orphans.becomeSubreaper()
             }
             for route in served {
                 guard let key = Self.serviceKey(for: route.route), self.services[key] == nil,
+                      first == nil || Self.isPerLoop(route.route),
                       let service = self.makeService(for: route) else { continue }
                 self.services[key] = service
                 do {
@@ -187,13 +237,18 @@ public final class GatewayServer {
         } catch {
             // Every stored property is set by now, so throwing runs `deinit`, which frees `readBuffer`:
             // freeing it here too was a double free (a port in use aborted the process).
-            self.closeListeners()
-            self.roomBus?.stop()
-            for program in Array(self.programs.values) { program.kill() }
-            self.removeControlGroups()
-            self.loop.close()
+            self.abandon()
             throw error
         }
+    }
+
+    /// Undoes a start that failed: listeners, the room bus, programs, cgroups, the loop.
+    func abandon() {
+        self.closeListeners()
+        self.roomBus?.stop()
+        for program in Array(self.programs.values) { program.kill() }
+        self.removeControlGroups()
+        self.loop.close()
     }
 
     deinit {
@@ -237,16 +292,23 @@ public final class GatewayServer {
 
     /// Serves until SIGINT, SIGTERM or `shutdownHandle.stop()`, then shuts down gracefully and returns.
     public func run() throws {
-        try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
-        try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
-        if self.configuration.containsOrphans {
-            try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
+        let first = self.loopIndex == 0
+        if first {
+            try self.loop.onSignal(.interrupt) { [unowned self] in self.beginShutdown(signal: "SIGINT") }
+            try self.loop.onSignal(.terminate) { [unowned self] in self.beginShutdown(signal: "SIGTERM") }
+            if self.configuration.containsOrphans {
+                try self.loop.onSignal(.child) { [unowned self] in self.reapOrphans() }
+            }
+            try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnHangup() }
+            var limits: [(String, any CustomStringConvertible)] = [("open_files", self.openFilesLimit),
+                                                                  ("max_connections", self.maxConnections)]
+            if let coordinator = self.coordinator { limits.append(("threads", coordinator.loopCount)) }
+            self.configuration.log.info("server.limits", limits)
+            self.logStartup()
+            // After the signals are blocked here: the loop threads inherit the mask.
+            try self.startOtherLoops()
+            self.notifier?.notify("READY=1")
         }
-        try self.loop.onSignal(.hangup) { [unowned self] in self.reloadOnHangup() }
-        self.configuration.log.info("server.limits", [("open_files", self.openFilesLimit),
-                                                      ("max_connections", self.maxConnections)])
-        self.logStartup()
-        self.notifier?.notify("READY=1")
         try self.loop.run()
         if !self.shuttingDown {
             // Stopped from another thread: finish the same way a signal would.
@@ -255,19 +317,26 @@ public final class GatewayServer {
         }
         for session in Array(self.sessions.values) { session.teardown(reason: "shutdown") }
         for program in Array(self.programs.values) { program.kill() }
-        if self.configuration.containsOrphans { self.killOrphans(where: { _ in true }) }
+        if first {
+            self.waitForOtherLoops()
+            if self.configuration.containsOrphans { self.killOrphans(where: { _ in true }) }
+        }
         self.removeControlGroups()
         self.closeListeners()
         self.roomBus?.stop()
         self.loop.close()
-        self.configuration.log.info("server.stopped")
+        if first { self.configuration.log.info("server.stopped") }
     }
 
     func beginShutdown(signal: String?) {
         guard !self.shuttingDown else { return }
         self.shuttingDown = true
-        self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", self.sessions.count)])
-        self.notifier?.notify("STOPPING=1")
+        if self.loopIndex == 0 {
+            let sessions = self.coordinator?.connections.load(ordering: .relaxed) ?? self.sessions.count
+            self.configuration.log.info("server.shutdown", [("signal", signal ?? "-"), ("sessions", sessions)])
+            self.notifier?.notify("STOPPING=1")
+            for stop in self.otherLoopStops { stop.stop() }
+        }
         self.closeListeners()
         for service in self.services.values { service.beginShutdown() }
         for session in Array(self.sessions.values) {
@@ -316,9 +385,13 @@ public final class GatewayServer {
 
     func accepted(_ socket: Socket, from remote: SocketAddress) {
         if !remote.isUnix { try? socket.setNoDelay(true) }
-        let id = self.nextSessionID
-        self.nextSessionID += 1
-        let overloaded = self.sessions.count >= self.maxConnections
+        let id: Int
+        if let coordinator = self.coordinator {
+            id = coordinator.nextSessionID()
+        } else {
+            id = self.nextSessionID
+            self.nextSessionID += 1
+        }
         let parser = HTTPHeadParser(kind: .request, maxSize: self.configuration.maxRequestHeadSize)
         let transport: any Transport
         if let context = self.tlsContext, let buffers = self.tlsBuffers {
@@ -340,6 +413,12 @@ public final class GatewayServer {
             self.configuration.log.error("accept.register_error", [("error", error)])
             socket.close()
             return
+        }
+        let overloaded: Bool
+        if let coordinator = self.coordinator {
+            overloaded = coordinator.connections.wrappingAdd(1, ordering: .relaxed).oldValue >= self.maxConnections
+        } else {
+            overloaded = self.sessions.count >= self.maxConnections
         }
         self.sessions[id] = session
         if overloaded {
@@ -364,7 +443,8 @@ public final class GatewayServer {
     /// The route-wide service a route needs, if any.
     func makeService(for served: ServedRoute) -> (any RouteService)? {
         switch served.route.handler {
-        case .broadcast: return BroadcastRooms(bus: self.roomBus)
+        case .broadcast:
+            return BroadcastRooms(bus: self.roomBus, relay: self.coordinator == nil ? nil : self.roomRelay(for: served.route))
         case .program(let command, let mode) where !mode.isPerSession:
             return LongLivedProgramService(pattern: served.pattern, command: command, mode: mode,
                                            settings: served.settings, server: self)
@@ -399,18 +479,15 @@ public final class GatewayServer {
 
     private func startProgram(_ command: ProgramCommand, mode: ProgramMode, scriptName: String, pathInfo: String,
                               route: String, for session: Session) -> HandlerPreparation {
-        if let limit = self.configuration.maxPrograms, self.runningPrograms >= limit {
-            return .refused(HTTPResponse(status: 503, body: "too many programs running (limit \(limit))"))
-        }
-        if let limit = session.settings.maxPrograms, self.runningProgramsByRoute[route, default: 0] >= limit {
-            return .refused(HTTPResponse(status: 503, body: "too many programs running on \(route) (limit \(limit))"))
+        if let refusal = self.programLimitRefusal(route: route, routeLimit: session.settings.maxPrograms) {
+            return .refused(refusal)
         }
         let environment = self.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo)
         // `launchProgram` answers at once when it spawns on the loop thread, later from a worker.
         var answer = HandlerPreparation.pending
         var answeredLater = false
         self.launchProgram(command, environment: environment.variables, terminal: mode == .pty, countedRoute: route,
-                           settings: session.settings, log: session.log) { [unowned self] outcome in
+                           reserved: self.coordinator != nil, settings: session.settings, log: session.log) { [unowned self] outcome in
             let preparation: HandlerPreparation
             switch outcome {
             case .failure(let error):
@@ -435,8 +512,9 @@ public final class GatewayServer {
     /// spawn's error (logged here), to `done` on the loop thread: before this returns when the
     /// spawn happened on the loop thread itself. The server owns the program from then on, until
     /// its process group is gone.
+    /// `reserved`: the program is counted already (`programLimitRefusal` with several loops).
     func launchProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String,
-                       settings: RouteSettings, log: Log,
+                       reserved: Bool = false, settings: RouteSettings, log: Log,
                        _ done: @escaping (Result<ProgramProcess, SystemError>) -> Void) {
         let finish = { (outcome: Result<ProgramProcess, SystemError>) in
             if case .failure(let error) = outcome {
@@ -447,12 +525,12 @@ public final class GatewayServer {
         guard let workers = self.spawnWorkers() else {
             finish(Result { () throws(SystemError) in
                 try self.spawnProgram(command, environment: environment, terminal: terminal, countedRoute: countedRoute,
-                                      settings: settings, log: log)
+                                      reserved: reserved, settings: settings, log: log)
             })
             return
         }
         // Counted now, so the limits hold while spawns are in flight.
-        self.countProgram(for: countedRoute)
+        if !reserved { self.countProgram(for: countedRoute) }
         let request = SpawnWorkers.Request(executable: self.resolvedPath(of: command.executable),
                                            arguments: command.arguments, environment: environment, terminal: terminal,
                                            controlGroup: self.nextControlGroup())
@@ -464,6 +542,7 @@ public final class GatewayServer {
                                                      countedRoute: countedRoute, settings: settings, server: self,
                                                      log: log)
                     self.programs[program.pid] = program
+                    self.coordinator?.own(program.pid)
                     return program
                 }
             }.mapError { error in
@@ -480,7 +559,9 @@ public final class GatewayServer {
         if let workers = self.workers { return workers }
         guard !self.workersUnavailable else { return nil }
         do {
-            self.workers = try SpawnWorkers(threads: 2, loop: self.loop)
+            let workers = try SpawnWorkers(threads: 2, loop: self.loop)
+            self.workers = workers
+            self.coordinator?.addSpawnProbe(workers.ownershipProbe())
         } catch {
             self.configuration.log.error("process.spawn_threads_failed", [("error", error)])
             self.workersUnavailable = true
@@ -490,7 +571,7 @@ public final class GatewayServer {
 
     /// Starts a program the server then owns until its process group is gone.
     func spawnProgram(_ command: ProgramCommand, environment: [String: String], terminal: Bool, countedRoute: String?,
-                      settings: RouteSettings, log: Log) throws(SystemError) -> ProgramProcess {
+                      reserved: Bool = false, settings: RouteSettings, log: Log) throws(SystemError) -> ProgramProcess {
         let program: ProgramProcess
         do {
             program = try ProgramProcess(
@@ -499,11 +580,13 @@ public final class GatewayServer {
                 server: self, log: log)
         } catch {
             self.metrics?.processSpawnFailures += 1
+            if reserved, let route = countedRoute { self.childDidExit(countedFor: route) }
             throw error
         }
         self.metrics?.processSpawns += 1
-        if let route = countedRoute { self.countProgram(for: route) }
+        if !reserved, let route = countedRoute { self.countProgram(for: route) }
         self.programs[program.pid] = program
+        self.coordinator?.own(program.pid)
         return program
     }
 
@@ -552,23 +635,53 @@ public final class GatewayServer {
 
     /// UNIQUE_ID: wall-clock nanoseconds, as websocketd, made strictly increasing.
     private func nextUniqueID() -> String {
+        if let coordinator = self.coordinator { return String(coordinator.nextUniqueID()) }
         self.lastUniqueID = max(WallClock.nanosecondsSinceEpoch(), self.lastUniqueID + 1)
         return String(self.lastUniqueID)
     }
 
+    /// The 503 for a program `maxPrograms` (or the route's `routeLimit`) has no room for, or nil.
+    /// With several loops the room is also taken (counted) here, in one step for the process.
+    func programLimitRefusal(route: String, routeLimit: Int?) -> HTTPResponse? {
+        let limit = self.configuration.maxPrograms
+        let (total, onRoute): (Int, Int)
+        if let coordinator = self.coordinator {
+            if coordinator.reserveProgram(route: route, limit: limit, routeLimit: routeLimit) { return nil }
+            (total, onRoute) = coordinator.runningPrograms(route: route)
+        } else {
+            (total, onRoute) = (self.localRunningPrograms, self.runningProgramsByRoute[route, default: 0])
+        }
+        if let limit, total >= limit {
+            return HTTPResponse(status: 503, body: "too many programs running (limit \(limit))")
+        }
+        if let routeLimit, onRoute >= routeLimit {
+            return HTTPResponse(status: 503, body: "too many programs running on \(route) (limit \(routeLimit))")
+        }
+        return nil
+    }
+
     private func countProgram(for route: String) {
-        self.runningPrograms += 1
+        if let coordinator = self.coordinator {
+            coordinator.countProgram(route: route)
+            return
+        }
+        self.localRunningPrograms += 1
         self.runningProgramsByRoute[route, default: 0] += 1
     }
 
     func childDidExit(countedFor route: String) {
-        self.runningPrograms -= 1
+        if let coordinator = self.coordinator {
+            coordinator.programExited(route: route)
+            return
+        }
+        self.localRunningPrograms -= 1
         self.runningProgramsByRoute[route, default: 1] -= 1
         if self.runningProgramsByRoute[route] == 0 { self.runningProgramsByRoute[route] = nil }
     }
 
     func programDidRelease(_ program: ProgramProcess) {
         self.programs[program.pid] = nil
+        self.coordinator?.disown(program.pid)
         if let group = program.controlGroup { self.retire(group) }
         if self.configuration.containsOrphans, let uniqueID = program.uniqueID {
             // A daemon the program started left its process group; it still carries the session's id.
@@ -594,6 +707,7 @@ public final class GatewayServer {
         // A child a spawn worker started is ours before the loop has adopted it into `programs`.
         Orphans.reapExited(sparing: {
             self.programs[$0] != nil || self.authCommandPids.contains($0) || self.workers?.mayOwn($0) == true
+                || self.coordinator?.owns($0) == true
         })
     }
 
@@ -616,7 +730,9 @@ public final class GatewayServer {
     }
 
     func sessionDidEnd(_ session: Session) {
-        self.sessions[session.id] = nil
+        if self.sessions.removeValue(forKey: session.id) != nil {
+            self.coordinator?.connections.wrappingSubtract(1, ordering: .relaxed)
+        }
         self.stopIfDrained()
     }
 }

@@ -34,14 +34,21 @@ public final class Socket {
     ///
     /// SO_REUSEADDR is set so a restart does not wait out TIME_WAIT, and an IPv6 socket is
     /// IPV6_V6ONLY so that "0.0.0.0" and "::" can listen on the same port side by side.
+    /// `reusePort` sets SO_REUSEPORT: several sockets (one per event loop) bind the same address
+    /// and the kernel spreads new connections over them.
     /// - Throws: `SystemError` from `socket`, `setsockopt`, `bind` (EADDRINUSE) or `listen`.
     ///
     /// The corresponding C functions are `socket(2)`, `bind(2)` and `listen(2)`.
-    public static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(SystemError) -> Socket {
+    public static func listen(on address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = false)
+        throws(SystemError) -> Socket
+    {
         let socket = try Socket.stream(family: address.family)
         do throws(SystemError) {
             if !address.isUnix {
                 try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
+            }
+            if reusePort && !address.isUnix {
+                try socket.setOption(SOL_SOCKET, SO_REUSEPORT, 1, name: "setsockopt(SO_REUSEPORT)")
             }
             if address.isIPv6 {
                 try socket.setOption(CInt(IPPROTO_IPV6), IPV6_V6ONLY, 1, name: "setsockopt(IPV6_V6ONLY)")
@@ -224,6 +231,14 @@ public final class Socket {
         // Linux releases the descriptor even when close reports an error (EINTR, EIO); there
         // is nothing useful a caller could do with one.
         try? self.fd.close()
+    }
+
+    /// A second descriptor for the same socket (close-on-exec), for another event loop to watch:
+    /// a Unix or passed listener every loop accepts from. The corresponding C function is
+    /// `fcntl(2)` with F_DUPFD_CLOEXEC.
+    public func duplicate() throws(SystemError) -> Socket {
+        let raw = try systemCall("fcntl(F_DUPFD_CLOEXEC)") { wsgate_fcntl(self.fd.rawValue, F_DUPFD_CLOEXEC, 0) }
+        return Socket(taking: FileDescriptor(rawValue: raw))
     }
 
     /// The corresponding C function is `setsockopt(2)`.

@@ -37,7 +37,7 @@ public final class SpawnWorkers {
         let result: Result<ChildProcess, SystemError>
     }
 
-    private struct Queues: ~Copyable {
+    private struct Queues: ~Copyable, Sendable {
         var jobs: [(id: Int, request: Request)] = []
         var done: [(id: Int, handoff: Handoff)] = []
         /// Spawns in progress on workers, whose pids are not known yet.
@@ -46,7 +46,11 @@ public final class SpawnWorkers {
         var unclaimed: Set<pid_t> = []
     }
 
-    private let queues = Mutex(Queues())
+    /// The queues, in an object of their own so that `ownershipProbe` can take them to other threads.
+    private final class Ledger: Sendable {
+        let queues = Mutex(Queues())
+    }
+    private let ledger = Ledger()
     /// Counts queued jobs; workers block reading it (EFD_SEMAPHORE: one job per read).
     private let jobsReady: CInt
     private let doneReady: Wakeup
@@ -71,7 +75,7 @@ public final class SpawnWorkers {
         self.nextID += 1
         let id = self.nextID
         self.completions[id] = completion
-        self.queues.withLock { $0.jobs.append((id, request)) }
+        self.ledger.queues.withLock { $0.jobs.append((id, request)) }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { Glibc.write(self.jobsReady, $0.baseAddress, 8) }
     }
@@ -86,14 +90,14 @@ public final class SpawnWorkers {
             var count: UInt64 = 0
             let read = withUnsafeMutableBytes(of: &count) { Glibc.read(self.jobsReady, $0.baseAddress, 8) }
             guard read == 8 else { continue }  // EINTR
-            let next = self.queues.withLock { queues -> (id: Int, request: Request)? in
+            let next = self.ledger.queues.withLock { queues -> (id: Int, request: Request)? in
                 guard !queues.jobs.isEmpty else { return nil }
                 queues.spawning += 1
                 return queues.jobs.removeFirst()
             }
             guard let job = next else { continue }
             let result = Self.spawn(job.request)
-            self.queues.withLock { queues in
+            self.ledger.queues.withLock { queues in
                 queues.spawning -= 1
                 if case .success(let child) = result { queues.unclaimed.insert(child.pid) }
                 queues.done.append((job.id, Handoff(result: result)))
@@ -115,14 +119,14 @@ public final class SpawnWorkers {
     /// On the loop thread: hands each finished spawn to its completion.
     fileprivate func deliver() {
         self.doneReady.drain()
-        let done = self.queues.withLock { queues -> [(id: Int, handoff: Handoff)] in
+        let done = self.ledger.queues.withLock { queues -> [(id: Int, handoff: Handoff)] in
             let taken = queues.done
             queues.done = []
             return taken
         }
         for (id, handoff) in done {
             self.completions.removeValue(forKey: id)?(handoff.result)
-            if case .success(let child) = handoff.result { self.queues.withLock { _ = $0.unclaimed.remove(child.pid) } }
+            if case .success(let child) = handoff.result { self.ledger.queues.withLock { _ = $0.unclaimed.remove(child.pid) } }
         }
     }
 
@@ -130,7 +134,14 @@ public final class SpawnWorkers {
     /// so that a reaper of orphans must leave it alone. While a spawn is in progress the answer is
     /// yes for every pid: its child's pid is not known until `clone` returns.
     public func mayOwn(_ pid: pid_t) -> Bool {
-        self.queues.withLock { $0.spawning > 0 || $0.unclaimed.contains(pid) }
+        self.ledger.queues.withLock { $0.spawning > 0 || $0.unclaimed.contains(pid) }
+    }
+
+    /// `mayOwn` for another thread: the reaper of orphans runs on the first event loop only, and
+    /// must spare every loop's spawns in flight.
+    public func ownershipProbe() -> @Sendable (pid_t) -> Bool {
+        let ledger = self.ledger
+        return { pid in ledger.queues.withLock { $0.spawning > 0 || $0.unclaimed.contains(pid) } }
     }
 }
 

@@ -71,6 +71,8 @@ struct ServeSettings {
             self.configuration.maxConnections = try OptionParser.integer(value, flag: flag, range: 1...10_000_000)
         case "--maxforks":
             self.configuration.maxPrograms = try OptionParser.integer(value, flag: flag, range: 1...10_000_000)
+        case "--threads":
+            self.configuration.threads = try OptionParser.integer(value, flag: flag, range: 1...1024)
         case "--passenv":
             self.configuration.passEnvironment = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
         case "--cgroup":

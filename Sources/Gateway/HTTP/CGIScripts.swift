@@ -32,8 +32,10 @@ final class CGIScripts: HTTPResponder {
                              text: "method \(request.method) not allowed: use GET, HEAD or POST")
             return true
         }
-        if let limit = self.server.configuration.maxPrograms, self.server.runningPrograms >= limit {
-            exchange.respond(status: 503, text: "too many programs running (limit \(limit))")
+        // CGI scripts share one count for the per-route bound, under a name no route can have.
+        let counted = "cgi:\(self.directory)"
+        if let refusal = self.server.programLimitRefusal(route: counted, routeLimit: nil) {
+            exchange.respond(status: refusal.status, text: refusal.body)
             return true
         }
         var environment = self.server.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo).variables
@@ -44,9 +46,9 @@ final class CGIScripts: HTTPResponder {
         environment["HTTP_CONTENT_LENGTH"] = nil
         environment["HTTP_CONTENT_TYPE"] = nil
         let run = CGIRun(exchange: exchange, server: self.server, log: session.log.with("script", scriptName))
-        // CGI scripts share one count for the per-route bound, under a name no route can have.
         self.server.launchProgram(ProgramCommand(executable: file), environment: environment, terminal: false,
-                                  countedRoute: "cgi:\(self.directory)", settings: session.settings,
+                                  countedRoute: counted, reserved: self.server.coordinator != nil,
+                                  settings: session.settings,
                                   log: run.log) { outcome in run.started(outcome) }
         return true
     }

@@ -24,10 +24,14 @@ final class MetricsEndpoint: HTTPResponder {
                              text: "method \(request.method) not allowed: use GET or HEAD")
             return true
         }
-        let text = self.registry.render(sessions: self.server.liveSessions,
-                                        programsRunning: self.server.programs.count,
-                                        roomBus: self.server.roomBus?.counters,
-                                        process: ProcessStatistics.current())
+        var counters = self.registry.snapshot(sessions: self.server.liveSessions, roomBus: self.server.roomBus?.counters)
+        var programs = self.server.programs.count
+        // With --threads, the other loops' counters as they published them (at most a second old).
+        for other in self.server.coordinator?.metrics(besides: self.server.loopIndex) ?? [] {
+            counters.add(other.counters)
+            programs += other.programs
+        }
+        let text = MetricsRegistry.render(counters, programsRunning: programs, process: ProcessStatistics.current())
         exchange.respond(status: 200, headers: [("Content-Type", MetricsText.contentType), ("Cache-Control", "no-store")],
                          body: .bytes(Array(text.utf8)))
         return true

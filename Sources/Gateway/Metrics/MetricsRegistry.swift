@@ -24,7 +24,7 @@ final class MetricsRegistry {
     var processSpawns = 0
     var processSpawnFailures = 0
 
-    private struct RequestKey: Hashable, Comparable {
+    struct RequestKey: Hashable, Comparable, Sendable {
         let responder: String
         let status: Int
         static func < (a: Self, b: Self) -> Bool { (a.responder, a.status) < (b.responder, b.status) }
@@ -73,6 +73,13 @@ final class MetricsRegistry {
     /// have counted so far.
     func render(sessions: some Sequence<Session>, programsRunning: Int, roomBus: RoomBus.Counters?,
                 process: ProcessStatistics) -> String {
+        Self.render(self.snapshot(sessions: sessions, roomBus: roomBus), programsRunning: programsRunning,
+                    process: process)
+    }
+
+    /// Every counter as values, the live sessions' counts added: what another loop's scrape adds
+    /// to its own (`--threads`).
+    func snapshot(sessions: some Sequence<Session>, roomBus: RoomBus.Counters?) -> Snapshot {
         var open: [ObjectIdentifier: Int] = [:]
         var live: [ObjectIdentifier: (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int)] = [:]
         for session in sessions {
@@ -83,32 +90,87 @@ final class MetricsRegistry {
             live[key] = (sum.messagesIn + session.messagesIn, sum.messagesOut + session.messagesOut,
                          sum.bytesIn + session.bytesIn, sum.bytesOut + session.bytesOut)
         }
-        func liveSum(_ route: RouteMetrics) -> (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int) {
-            live[ObjectIdentifier(route)] ?? (0, 0, 0, 0)
+        let routes = self.routes.map { route in
+            let sum = live[ObjectIdentifier(route)] ?? (0, 0, 0, 0)
+            return Snapshot.Route(
+                pattern: route.pattern, open: open[ObjectIdentifier(route)] ?? 0, sessions: route.sessions,
+                messagesReceived: route.messagesReceived + sum.messagesIn, messagesSent: route.messagesSent + sum.messagesOut,
+                bytesReceived: route.bytesReceived + sum.bytesIn, bytesSent: route.bytesSent + sum.bytesOut,
+                closes: route.closes, slowConsumerCloses: route.slowConsumerCloses, authRefusals: route.authRefusals,
+                pingRoundTrips: route.pingRoundTrips)
         }
+        return Snapshot(routes: routes, handshakeFailures: self.handshakeFailures, requests: self.requests,
+                        processSpawns: self.processSpawns, processSpawnFailures: self.processSpawnFailures,
+                        roomBus: roomBus)
+    }
+
+    /// The counters of one loop (or the sum of several), as values that may cross threads.
+    struct Snapshot: Sendable {
+        struct Route: Sendable {
+            let pattern: String
+            var open, sessions, messagesReceived, messagesSent, bytesReceived, bytesSent: Int
+            var closes: [UInt16: Int]
+            var slowConsumerCloses, authRefusals: Int
+            var pingRoundTrips: Histogram
+        }
+
+        var routes: [Route]
+        var handshakeFailures: [Int: Int]
+        var requests: [RequestKey: Int]
+        var processSpawns, processSpawnFailures: Int
+        var roomBus: RoomBus.Counters?
+
+        /// Adds `other`'s counts; its routes this one does not have come after this one's.
+        mutating func add(_ other: Snapshot) {
+            for route in other.routes {
+                guard let index = self.routes.firstIndex(where: { $0.pattern == route.pattern }) else {
+                    self.routes.append(route)
+                    continue
+                }
+                self.routes[index].open += route.open
+                self.routes[index].sessions += route.sessions
+                self.routes[index].messagesReceived += route.messagesReceived
+                self.routes[index].messagesSent += route.messagesSent
+                self.routes[index].bytesReceived += route.bytesReceived
+                self.routes[index].bytesSent += route.bytesSent
+                self.routes[index].closes.merge(route.closes, uniquingKeysWith: +)
+                self.routes[index].slowConsumerCloses += route.slowConsumerCloses
+                self.routes[index].authRefusals += route.authRefusals
+                self.routes[index].pingRoundTrips.add(route.pingRoundTrips)
+            }
+            self.handshakeFailures.merge(other.handshakeFailures, uniquingKeysWith: +)
+            self.requests.merge(other.requests, uniquingKeysWith: +)
+            self.processSpawns += other.processSpawns
+            self.processSpawnFailures += other.processSpawnFailures
+            if let bus = other.roomBus {
+                var sum = self.roomBus ?? RoomBus.Counters()
+                sum.published += bus.published
+                sum.received += bus.received
+                sum.dropped += bus.dropped
+                sum.malformed += bus.malformed
+                self.roomBus = sum
+            }
+        }
+    }
+
+    static func render(_ snapshot: Snapshot, programsRunning: Int, process: ProcessStatistics) -> String {
         var out = MetricsText()
-        func perRoute(_ name: String, _ type: String, _ help: String, _ value: (RouteMetrics) -> Int) {
+        func perRoute(_ name: String, _ type: String, _ help: String, _ value: (Snapshot.Route) -> Int) {
             out.family(name, type, help)
-            for route in self.routes { out.sample(name, [("route", route.pattern)], value(route)) }
+            for route in snapshot.routes { out.sample(name, [("route", route.pattern)], value(route)) }
         }
-        perRoute("wsgate_connections_open", "gauge", "WebSocket sessions open now.") { open[ObjectIdentifier($0)] ?? 0 }
+        perRoute("wsgate_connections_open", "gauge", "WebSocket sessions open now.") { $0.open }
         perRoute("wsgate_sessions_total", "counter", "WebSocket sessions opened (101 sent).") { $0.sessions }
         perRoute("wsgate_messages_received_total", "counter", "WebSocket messages received from clients.") {
-            $0.messagesReceived + liveSum($0).messagesIn
+            $0.messagesReceived
         }
-        perRoute("wsgate_messages_sent_total", "counter", "WebSocket messages sent to clients.") {
-            $0.messagesSent + liveSum($0).messagesOut
-        }
+        perRoute("wsgate_messages_sent_total", "counter", "WebSocket messages sent to clients.") { $0.messagesSent }
         perRoute("wsgate_bytes_received_total", "counter",
-                 "Bytes read from WebSocket sessions' connections, the upgrade request included.") {
-            $0.bytesReceived + liveSum($0).bytesIn
-        }
+                 "Bytes read from WebSocket sessions' connections, the upgrade request included.") { $0.bytesReceived }
         perRoute("wsgate_bytes_sent_total", "counter",
-                 "Bytes written to WebSocket sessions' connections, the 101 response included.") {
-            $0.bytesSent + liveSum($0).bytesOut
-        }
+                 "Bytes written to WebSocket sessions' connections, the 101 response included.") { $0.bytesSent }
         out.family("wsgate_closes_total", "counter", "WebSocket sessions ended, by close code (1006: none exchanged).")
-        for route in self.routes {
+        for route in snapshot.routes {
             for (code, count) in route.closes.sorted(by: { $0.key < $1.key }) {
                 out.sample("wsgate_closes_total", [("route", route.pattern), ("code", String(code))], count)
             }
@@ -117,26 +179,28 @@ final class MetricsRegistry {
                  "Sessions closed with 1008 for falling more than --max-queued-bytes behind.") { $0.slowConsumerCloses }
         perRoute("wsgate_auth_refusals_total", "counter", "Upgrades refused by the auth step.") { $0.authRefusals }
         out.family("wsgate_ping_rtt_seconds", "histogram", "Round trip of keepalive pings, ping sent to pong received.")
-        for route in self.routes { out.histogram("wsgate_ping_rtt_seconds", [("route", route.pattern)], route.pingRoundTrips) }
+        for route in snapshot.routes {
+            out.histogram("wsgate_ping_rtt_seconds", [("route", route.pattern)], route.pingRoundTrips)
+        }
 
         out.family("wsgate_handshake_failures_total", "counter", "Upgrade requests refused, by HTTP status.")
-        for (status, count) in self.handshakeFailures.sorted(by: { $0.key < $1.key }) {
+        for (status, count) in snapshot.handshakeFailures.sorted(by: { $0.key < $1.key }) {
             out.sample("wsgate_handshake_failures_total", [("status", String(status))], count)
         }
         out.family("wsgate_http_requests_total", "counter",
                    "Plain HTTP requests answered, by responder (static, cgi, devconsole, metrics; - for none) and status.")
-        for (key, count) in self.requests.sorted(by: { $0.key < $1.key }) {
+        for (key, count) in snapshot.requests.sorted(by: { $0.key < $1.key }) {
             out.sample("wsgate_http_requests_total", [("responder", key.responder), ("status", String(key.status))], count)
         }
         out.family("wsgate_processes_running", "gauge",
                    "Programs started and not yet cleaned up: per-session, long-lived and CGI.")
         out.sample("wsgate_processes_running", [], programsRunning)
         out.family("wsgate_process_spawns_total", "counter", "Programs started.")
-        out.sample("wsgate_process_spawns_total", [], self.processSpawns)
+        out.sample("wsgate_process_spawns_total", [], snapshot.processSpawns)
         out.family("wsgate_process_spawn_failures_total", "counter", "Programs that could not be started.")
-        out.sample("wsgate_process_spawn_failures_total", [], self.processSpawnFailures)
+        out.sample("wsgate_process_spawn_failures_total", [], snapshot.processSpawnFailures)
 
-        if let bus = roomBus {
+        if let bus = snapshot.roomBus {
             out.family("wsgate_redis_published_total", "counter", "Room messages handed to Redis (--redis).")
             out.sample("wsgate_redis_published_total", [], bus.published)
             out.family("wsgate_redis_received_total", "counter", "Room messages from other instances delivered here.")

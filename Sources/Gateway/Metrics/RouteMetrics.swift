@@ -37,7 +37,7 @@ final class RouteMetrics {
 
 /// A Prometheus histogram: cumulative bucket counts are made at rendering, so observing adds to one
 /// bucket.
-struct Histogram {
+struct Histogram: Sendable {
     /// Upper bounds, ascending; +Inf is implied.
     let bounds: [Double]
     /// Observations per bucket (not cumulative), the last for +Inf.
@@ -48,6 +48,13 @@ struct Histogram {
     init(bounds: [Double]) {
         self.bounds = bounds
         self.counts = Array(repeating: 0, count: bounds.count + 1)
+    }
+
+    /// Adds another histogram's observations (the same bounds: another loop's of the same route).
+    mutating func add(_ other: Histogram) {
+        guard other.bounds == self.bounds else { return }
+        for index in self.counts.indices { self.counts[index] += other.counts[index] }
+        self.sum += other.sum
     }
 
     mutating func observe(_ value: Double) {

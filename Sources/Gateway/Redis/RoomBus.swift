@@ -42,8 +42,9 @@ final class RoomBus: RedisConnectionDelegate {
 
     let endpoint: RedisEndpoint
     let prefix: String
-    /// Random per process, so an instance recognises its own publications.
-    let instance: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    /// Random per process, so an instance recognises its own publications (with `--threads`, every
+    /// loop's bus has the process's: the loops reach each other through their inboxes).
+    let instance: [UInt8]
     private(set) var counters = Counters()
     private let publisher: RedisConnection
     private let subscriber: RedisConnection
@@ -56,10 +57,11 @@ final class RoomBus: RedisConnectionDelegate {
     /// Resolves the host (blocking: this runs at start-up) and prepares both connections.
     /// - Parameters:
     ///   - maxMessageSize: the largest message any route takes; a longer publication is refused.
-    init(endpoint: RedisEndpoint, prefix: String, maxMessageSize: Int, loop: EventLoop, log: Log)
-        throws(SocketAddress.Error)
+    init(endpoint: RedisEndpoint, prefix: String, maxMessageSize: Int, loop: EventLoop, log: Log,
+         instance: [UInt8]? = nil) throws(SocketAddress.Error)
     {
         self.endpoint = endpoint
+        self.instance = instance ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
         self.prefix = prefix
         self.log = log.with("redis", endpoint)
         let addresses = try SocketAddress.resolve(host: endpoint.host, port: endpoint.port)
