@@ -1,3 +1,5 @@
+import Reactor
+
 /// HTTP-date (RFC 9110 §5.6.7): what `Last-Modified` and `Date` carry and `If-Modified-Since` is
 /// compared with. Pure arithmetic on seconds since the Unix epoch, in UTC.
 public enum HTTPDate {
@@ -75,16 +77,9 @@ public enum HTTPDate {
         return era * 146097 + dayOfEra - 719468
     }
 
-    /// The date of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+    /// The date of a day count since 1970-01-01.
     static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let dayOfEra = z - era * 146097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        let (year, month, day) = WallClock.civil(fromDays: Int(days))
+        return (Int64(year), Int64(month), Int64(day))
     }
 }
