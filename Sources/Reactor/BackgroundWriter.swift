@@ -92,7 +92,8 @@ public final class BackgroundWriter: Sendable {
     /// How long the writer waits after a wake-up for more to come, so that a busy logger (two
     /// access lines per session, thousands of sessions a second) costs one wake-up and one write
     /// per batch of lines rather than per line: the loop signals only when the buffer was empty.
-    static let coalescing: UInt32 = 1000  // microseconds
+    /// 10 ms rather than 1 took 2-4 us off each churned session with the access log on.
+    static let coalescing: UInt32 = 10_000  // microseconds
 
     private func drainForever() {
         var counter: UInt64 = 0

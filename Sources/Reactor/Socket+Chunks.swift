@@ -6,10 +6,18 @@ extension Socket {
     ///
     /// At most 64 arrays are passed at once; call again for the rest.
     /// - Returns: the bytes written, or `.wouldBlock`.
-    /// The corresponding C function is `sendmsg(2)`, through `writev`.
+    /// The corresponding C functions are `send(2)` for one array, else `sendmsg(2)`, through `writev`.
     public func writev(_ chunks: ArraySlice<[UInt8]>, skippingFirst offset: Int) throws(SystemError) -> IOResult<Int> {
         let count = min(chunks.count, 64)
         guard count > 0 else { return .processed(0) }
+        if count == 1, let chunk = chunks.first {
+            // One array (a reply to one message, the common case): send(2), which spares the
+            // kernel copying in a message header and an iovec.
+            let result = chunk.withUnsafeBytes { bytes in
+                Result { () throws(SystemError) in try self.send(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+            }
+            return try result.get()
+        }
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors throws(SystemError) in
             try self.writev(chunks.prefix(count), skippingFirst: offset, filling: vectors, from: 0)
         }

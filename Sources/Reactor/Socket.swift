@@ -199,6 +199,11 @@ public final class Socket {
         return try nonBlockingCall("sendmsg") { Glibc.sendmsg(self.fd.rawValue, &message, CInt(MSG_NOSIGNAL)) }
     }
 
+    /// Writes one buffer. The corresponding C function is `send(2)` with MSG_NOSIGNAL.
+    public func send(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingCall("send") { Glibc.send(self.fd.rawValue, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL)) }
+    }
+
     /// Sends end-of-stream to the peer while still reading from it.
     /// The corresponding C function is `shutdown(2)` with SHUT_WR.
     public func shutdownWrite() throws(SystemError) {

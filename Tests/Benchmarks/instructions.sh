@@ -5,7 +5,8 @@
 # workloads.sh cannot. A benchmark, not a test (CI does not run it). Kernel work is not counted.
 #
 #   Tests/Benchmarks/instructions.sh [SERVER_BIN]     (default .build/release/wsgate)
-#   LOGLEVEL=error (access: the default, two lines per session)  WORKLOADS="pingpong big churn pipelined"  KEEP=DIR (keeps DIR/WORKLOAD.callgrind for
+#   LOGLEVEL=error (access: the default, two lines per session)
+#   WORKLOADS="pingpong big churn pipelined"  KEEP=DIR (keeps DIR/WORKLOAD.callgrind for
 #   callgrind_annotate, and writes the top functions to DIR/WORKLOAD.txt)
 # Needs: swift build -c release; apt-get install valgrind.
 set -euo pipefail
@@ -49,7 +50,8 @@ for workload in $WORKLOADS; do
     if [ -n "${KEEP:-}" ]; then
         mkdir -p "$KEEP"
         cp "$dump" "$KEEP/$workload.callgrind"
-        callgrind_annotate --threshold=100 "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v '(100.0%)' | head -40 \
+        callgrind_annotate --threshold=100 "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' \
+            | grep -v '(100.0%)' | head -40 \
             > "$KEEP/$workload.txt" || true
     fi
     rm -rf "$dir"

@@ -94,7 +94,8 @@ measure_once() {  # workload server bench-args...: sets RATE_ONCE and COST_ONCE
         sleep 0.5
     fi
     before=$(cpu_ticks "$SERVER")
-    json=$(taskset -c "$CLIENT_CPU" $BIN bench "ws://127.0.0.1:$PORT/echo" -d "$DURATION" --json "$@" 2>/dev/null) || true
+    json=$(taskset -c "$CLIENT_CPU" $BIN bench "ws://127.0.0.1:$PORT/echo" -d "$DURATION" --json "$@" \
+        2>/dev/null) || true
     after=$(cpu_ticks "$SERVER")
     if [ -n "$profiler" ]; then
         kill -INT "$profiler"; wait "$profiler" || true
@@ -120,7 +121,8 @@ idle() {  # server
     for _ in $(seq 600); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
     sleep 1
     after=$(pss_kib "$SERVER")
-    echo "idle $server: PSS $before KiB before, $after KiB with $(ls /proc/$SERVER/fd | wc -l) descriptors open" >>"$LOG"
+    echo "idle $server: PSS $before KiB before, $after KiB with $(ls /proc/$SERVER/fd | wc -l) descriptors open" \
+        >>"$LOG"
     exec 9>&-
     wait "$holder" || true
     rm -f "$fifo" "$fifo.out"
@@ -167,7 +169,9 @@ for workload in $WORKLOADS; do
 done
 echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
-ratio() { awk -v a="${COST[$1]:-0}" -v b="${COST[$2]:-0}" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-"}'; }
+ratio() {
+    awk -v a="${COST[$1]:-0}" -v b="${COST[$2]:-0}" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-"}'
+}
 printf '| %-37s | %-20s |' workload "unit"
 for server in $SERVERS; do printf ' %-22s |' "$server"; done
 printf ' wsgate/c-echo | wsgate/lws |\n'
@@ -189,6 +193,7 @@ for workload in $WORKLOADS; do
             else cell=$(printf '%.0f, %s' "${RATE["$workload $s"]:-0}" "${COST["$workload $s"]:--}"); fi
             printf ' %-22s |' "$cell"
         done
-        printf ' %-13s | %-10s |\n' "$(ratio "$workload $row" "$workload c-echo")" "$(ratio "$workload $row" "$workload lws")"
+        printf ' %-13s | %-10s |\n' "$(ratio "$workload $row" "$workload c-echo")" \
+            "$(ratio "$workload $row" "$workload lws")"
     done
 done

@@ -142,10 +142,12 @@ public struct HTTPHeadParser: Sendable {
                     throw .malformed("control character in header \(Self.quoted(ArraySlice(name)))")
                 }
             }
-            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
-            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+            while valueStart < valueEnd && isSpace(bytes[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart && isSpace(bytes[valueEnd - 1]) { valueEnd -= 1 }
             let value = UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-            headers.append((Self.fieldName(UnsafeBufferPointer(rebasing: name)), String(decoding: value, as: UTF8.self)))
+            let fieldName = Self.fieldName(UnsafeBufferPointer(rebasing: name))
+            headers.append((fieldName, String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(startLine: startLine, headers: headers)
     }
@@ -190,8 +192,9 @@ public struct HTTPHeadParser: Sendable {
     static func isVersion(_ bytes: ArraySlice<UInt8>) -> Bool {
         guard bytes.count == 8 else { return false }
         let text = bytes.startIndex
-        return bytes[text] == UInt8(ascii: "H") && bytes[text + 1] == UInt8(ascii: "T") && bytes[text + 2] == UInt8(ascii: "T")
-            && bytes[text + 3] == UInt8(ascii: "P") && bytes[text + 4] == UInt8(ascii: "/")
+        return bytes[text] == UInt8(ascii: "H") && bytes[text + 1] == UInt8(ascii: "T")
+            && bytes[text + 2] == UInt8(ascii: "T") && bytes[text + 3] == UInt8(ascii: "P")
+            && bytes[text + 4] == UInt8(ascii: "/")
             && (0x30...0x39).contains(bytes[text + 5]) && bytes[text + 6] == UInt8(ascii: ".")
             && (0x30...0x39).contains(bytes[text + 7])
     }
@@ -199,7 +202,8 @@ public struct HTTPHeadParser: Sendable {
     /// RFC 9110 §5.6.2 tchar: letters, digits and "!#$%&'*+-.^_`|~".
     package static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
             0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E...0x60, 0x7C, 0x7E:
             true
         default:

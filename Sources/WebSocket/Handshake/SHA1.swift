@@ -43,7 +43,8 @@ package enum SHA1 {
     }
 
     private struct State {
-        var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
+        var h: (UInt32, UInt32, UInt32, UInt32, UInt32) =
+            (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
 
         /// Folds one 64-byte block into the state.
         mutating func compress(_ block: UnsafeRawBufferPointer) {
