@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from test_interop import ROOT, TIMEOUT, Wsgate, client, run, wsgate  # noqa: E402,F401
+from test_config import write_config  # noqa: E402
 from test_shared_modes import join  # noqa: E402
 
 
@@ -322,6 +323,34 @@ def test_shared_program_exit_closes_clients_on_every_loop_with_1012(wsgate, tmp_
             await ws.close()
 
     run(main(), timeout=120)
+
+
+def test_reload_that_changes_the_program_closes_its_clients_on_every_loop_with_1012(wsgate, tmp_path):
+    config = tmp_path / "gw.toml"
+    route = '[[route]]\npath = "/s"\nhandler = {!r}\n'
+    write_config(config, route.format(f"shared:{MIRROR}"))
+    server = wsgate("--threads", "4", "--loglevel", "access", "--config", str(config))
+
+    async def main():
+        joined = [await join(server, "/s") for _ in range(8)]
+        loops = loops_of_sessions(server, 8)
+        assert len(set(loops)) >= 2, f"clients landed on loops {set(loops)} only"
+        write_config(config, route.format(f"shared:{MIRROR} --down /nonexistent"))
+        server.process.send_signal(signal.SIGHUP)
+        for ws, _, _ in joined:
+            with pytest.raises(ConnectionClosed):
+                await recv(ws, 20)
+            assert ws.close_code == 1012
+        again = [await join(server, "/s") for _ in range(8)]
+        assert {pid for _, _, pid in again} != {joined[0][2]}, "still the old program"
+        assert len({pid for _, _, pid in again}) == 1
+        for ws, _, _ in again:
+            await ws.send("new")
+            assert await recv(ws) == "new"
+        for ws, _, _ in again:
+            await ws.close()
+
+    run(main(), timeout=90)
 
 
 def test_metrics_sum_over_loops(wsgate):
