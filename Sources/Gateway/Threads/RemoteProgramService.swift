@@ -106,7 +106,7 @@ final class RemoteProgramService: RouteService {
             self.inputFull = full
             self.updatePause()
         case .consumed(let bytes):
-            self.inFlight -= bytes
+            self.inFlight = max(0, self.inFlight - bytes)  // acks of messages sent before a restart
             self.updatePause()
         case .up(let up):
             self.isUp = up
