@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 swift build --sanitize=thread --scratch-path .build-tsan --product wsgate
 reports=$(mktemp -d)
-export TSAN_OPTIONS="halt_on_error=1 exitcode=66 log_path=$reports/tsan suppressions=$PWD/Tests/Sanitizers/tsan-suppressions.txt"
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 log_path=$reports/tsan suppressions=$PWD/Tests/Sanitizers/tsan.supp"
 WSGATE_BIN=$PWD/.build-tsan/debug/wsgate "$PY" -m pytest -q Tests/Interop/test_threads.py
 if ls "$reports"/tsan* >/dev/null 2>&1; then
     cat "$reports"/tsan*
