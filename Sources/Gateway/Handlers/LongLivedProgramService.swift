@@ -20,6 +20,10 @@ import WebSocket
 /// own program, and every client's message, on any instance, is a line on every instance's program
 /// (the channel `fanout:PATTERN` is subscribed while the service runs, clients or not, so that the
 /// programs all see the same input). A program's output stays with its own instance's clients.
+///
+/// With `--threads`, the service lives on the first loop; sessions on other loops reach it through
+/// a `RemoteProgramService` there (`remoteMembers` says which loop holds which id), and what it
+/// sends them is relayed once per loop.
 final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusListener {
     static let firstRestartDelay: Duration = .milliseconds(100)
     static let longestRestartDelay: Duration = .seconds(10)
