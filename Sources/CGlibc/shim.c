@@ -206,8 +206,21 @@ pid_t wsgate_spawn(struct wsgate_spawn_request *request, int *pidfd) {
     request->error = 0;
     request->failed_step = NULL;
     int child_pidfd = -1;
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WSGATE_SPAWN_COPIES_MEMORY 1
+#endif
+#endif
+#ifdef WSGATE_SPAWN_COPIES_MEMORY
+    // ThreadSanitizer's runtime aborts in a child that shares the parent's memory (CLONE_VM), so
+    // its builds (Tests/Sanitizers) copy it instead, as fork does: a failed step is then seen
+    // only as the child's exit status 127, not as the spawn's error.
+    pid_t pid = clone(wsgate_spawn_child, (char *)stack + stack_size,
+                      CLONE_PIDFD | SIGCHLD, &context, &child_pidfd);
+#else
     pid_t pid = clone(wsgate_spawn_child, (char *)stack + stack_size,
                       CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &context, &child_pidfd);
+#endif
     int clone_error = errno;
 
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

@@ -114,7 +114,6 @@ public final class GatewayServer {
         let loops = configuration.once ? 1 : max(1, configuration.threads)
         var coordinator: LoopCoordinator?
         if loops > 1 {
-            try Self.checkThreads(configuration)
             do {
                 coordinator = try LoopCoordinator(loops: loops)
             } catch {
@@ -225,7 +224,6 @@ public final class GatewayServer {
             }
             for route in served {
                 guard let key = Self.serviceKey(for: route.route), self.services[key] == nil,
-                      first == nil || Self.isPerLoop(route.route),
                       let service = self.makeService(for: route) else { continue }
                 self.services[key] = service
                 do {
@@ -446,6 +444,11 @@ public final class GatewayServer {
         case .broadcast:
             return BroadcastRooms(bus: self.roomBus, relay: self.coordinator == nil ? nil : self.roomRelay(for: served.route))
         case .program(let command, let mode) where !mode.isPerSession:
+            if self.loopIndex > 0 {
+                return RemoteProgramService(key: Self.serviceKey(for: served.route) ?? served.pattern,
+                                            pattern: served.pattern, mode: mode,
+                                            maxInFlight: served.settings.maxQueuedBytes, server: self)
+            }
             return LongLivedProgramService(pattern: served.pattern, command: command, mode: mode,
                                            settings: served.settings, server: self)
         default: return nil

@@ -108,7 +108,7 @@ enum ServeFlags {
         .init("--maxforks", "N", .limits, "per-connection programs at once; beyond it, 503 (default no limit)"),
         .init("--threads", "N", .limits,
               "event loops, one thread each, sharing the listeners (default 1);\n"
-                + "limits and rooms stay process-wide"),
+                + "limits, rooms and long-lived programs stay process-wide"),
         .init("--max-message-size", "SIZE", .limits, "largest message; a larger one closes with 1009 (default 1MiB)"),
         .init("--max-queued-bytes", "SIZE", .limits, "per-client send queue bound (default 1MiB)"),
         .init("--max-header-size", "SIZE", .limits, "largest request head; a larger one gets 431 (default 16KiB)"),

@@ -178,10 +178,11 @@ def test_wrong_password_is_logged_and_rooms_stay_local(tmp_path):
         redis.stop()
 
 
-def test_fanout_input_spans_instances_output_stays_local(redis):
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_fanout_input_spans_instances_output_stays_local(redis, threads):
     """Each instance runs its own `cat`; a client's line reaches every instance's program once, so
-    every client gets it once, from its own instance's program."""
-    flags = ("--route", "/feed=fanout:cat")
+    every client gets it once, from its own instance's program (whichever loop the client is on)."""
+    flags = ("--route", "/feed=fanout:cat", "--threads", threads)
     first, second = instance(redis.url(), *flags), instance(redis.url(), *flags)
     try:
         redis.wait_subscribers("wsgate:fanout:/feed", 2)

@@ -20,6 +20,10 @@ import WebSocket
 /// own program, and every client's message, on any instance, is a line on every instance's program
 /// (the channel `fanout:PATTERN` is subscribed while the service runs, clients or not, so that the
 /// programs all see the same input). A program's output stays with its own instance's clients.
+///
+/// With `--threads`, the service lives on the first loop; sessions on other loops reach it through
+/// a `RemoteProgramService` there (`remoteMembers` says which loop holds which id), and what it
+/// sends them is relayed once per loop.
 final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusListener {
     static let firstRestartDelay: Duration = .milliseconds(100)
     static let longestRestartDelay: Duration = .seconds(10)
@@ -34,8 +38,10 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
     unowned let server: GatewayServer
     private let log: Log
     private var program: ProgramProcess?
-    /// The route's open sessions by id.
+    /// The route's open sessions on this loop by id.
     private var sessions: [Int: Session] = [:]
+    /// With `--threads`: the route's open sessions on other loops, by id, and their loop.
+    var remoteMembers: [Int: Int] = [:]
     private var lines: LineSplitter
     private var inputFull = false
     private var restartDelay = LongLivedProgramService.firstRestartDelay
@@ -101,6 +107,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
         self.startedAt = self.server.loop.now
         program.log.info("process.start", [("command", program.command)])
         program.startReading()
+        self.relayToEveryLoop(.up(true))
     }
 
     /// Whether the program is up and taking sessions.
@@ -127,7 +134,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
     /// Closes every session with `code`, then stops the program as shutdown does (stdin closed,
     /// then the termination steps); it is not restarted.
     func retire(code: CloseCode, reason: String) {
-        self.log.info("shared.retired", [("code", code.rawValue), ("sessions", self.sessions.count)])
+        self.log.info("shared.retired", [("code", code.rawValue), ("sessions", self.sessions.count + self.remoteMembers.count)])
         for session in Array(self.sessions.values) { session.close(code: code, reason: reason) }
         self.beginShutdown()
     }
@@ -138,36 +145,92 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
         self.sessions[session.id] = session
         if self.inputFull { session.pauseReadingForHandler(true) }
         guard let encoding = self.encoding, let program = self.program else { return }
-        let (scriptName, pathInfo) = Route(self.pattern, .echo).scriptNameAndPathInfo(for: session.path)
-        let environment = self.mode == .sharedJSON
-            ? self.server.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo).variables : [:]
-        let event = SharedEvent.open(id: session.id, requestURI: session.request?.target ?? session.path,
-                                     path: session.path, remote: session.clientAddress ?? session.remoteAddress.description,
-                                     environment: environment)
+        let event = Self.openEvent(for: session, pattern: self.pattern, mode: self.mode, server: self.server)
         program.write { encoding.encode(event, into: &$0) }
     }
 
+    /// The `open` event of a session, made on the session's own loop (`shared-json`: with its
+    /// CGI environment).
+    static func openEvent(for session: Session, pattern: String, mode: ProgramMode, server: GatewayServer) -> SharedEvent {
+        let (scriptName, pathInfo) = Route(pattern, .echo).scriptNameAndPathInfo(for: session.path)
+        let environment = mode == .sharedJSON
+            ? server.cgiEnvironment(for: session, scriptName: scriptName, pathInfo: pathInfo).variables : [:]
+        return SharedEvent.open(id: session.id, requestURI: session.request?.target ?? session.path,
+                                path: session.path, remote: session.clientAddress ?? session.remoteAddress.description,
+                                environment: environment)
+    }
+
     func session(_ session: Session, received message: Message) {
-        guard let program = self.program else { return }
-        if let encoding = self.encoding {
-            program.write { encoding.encode(.message(id: session.id, message), into: &$0) }
-            return
-        }
-        guard case .text(let text) = message else {
+        if !self.write(message, from: session.id) {
             session.close(code: .unsupportedData, reason: "binary message on a fanout route")
-            return
         }
+    }
+
+    /// Hands a client's message to the program; false for a binary message on a fanout route.
+    private func write(_ message: Message, from id: Int) -> Bool {
+        guard let program = self.program else { return true }
+        if let encoding = self.encoding {
+            program.write { encoding.encode(.message(id: id, message), into: &$0) }
+            return true
+        }
+        guard case .text(let text) = message else { return false }
         program.write { queue in
             queue.append(contentsOf: text.utf8)
             queue.append(0x0A)
         }
         self.server.roomBus?.publish(self.channel, opcode: .text, payload: Array(text.utf8))
+        return true
     }
 
     func sessionClosed(_ session: Session, code: CloseCode) {
         guard self.sessions.removeValue(forKey: session.id) != nil else { return }
+        self.writeClose(id: session.id, code: code.rawValue)
+    }
+
+    private func writeClose(id: Int, code: UInt16) {
         guard let encoding = self.encoding, let program = self.program else { return }
-        program.write { encoding.encode(.close(id: session.id, code: code.rawValue), into: &$0) }
+        program.write { encoding.encode(.close(id: id, code: code), into: &$0) }
+    }
+
+    // MARK: Sessions on other loops (--threads)
+
+    /// An event of a session on loop `loop`, through this loop's inbox.
+    func receive(_ event: RemoteProgramEvent, from loop: Int) {
+        switch event {
+        case .open(let open):
+            guard case .open(let id, _, _, _, _) = open else { return }
+            guard self.isUp, let program = self.program else {
+                // It went down while the open was on its way.
+                self.server.sendToLoop(loop, .programOutput(service: self.key, .close(
+                    ids: [id], code: CloseCode.serviceRestart.rawValue, reason: "program exited; restarting")))
+                return
+            }
+            self.remoteMembers[id] = loop
+            if let encoding = self.encoding { program.write { encoding.encode(open, into: &$0) } }
+        case .message(let id, let message):
+            guard self.remoteMembers[id] != nil else { return }
+            _ = self.write(message, from: id)
+        case .closed(let id, let code):
+            guard self.remoteMembers.removeValue(forKey: id) != nil else { return }
+            self.writeClose(id: id, code: code)
+        }
+    }
+
+    /// The route's service key, which names it in messages between loops.
+    private var key: String { "\(self.mode) \(self.command)" }
+
+    /// Sends `output` to the route's sessions on every other loop.
+    private func relayToEveryLoop(_ output: RemoteProgramOutput) {
+        guard self.server.coordinator != nil else { return }
+        self.server.sendToOtherLoops(.programOutput(service: self.key, output))
+    }
+
+    /// Sends the output for the listed sessions to the other loops that hold some of them, once
+    /// per loop with that loop's ids.
+    private func relay(to ids: [Int], _ output: ([Int]) -> RemoteProgramOutput) {
+        var byLoop: [Int: [Int]] = [:]
+        for id in ids { if let loop = self.remoteMembers[id] { byLoop[loop, default: []].append(id) } }
+        for (loop, ids) in byLoop { self.server.sendToLoop(loop, .programOutput(service: self.key, output(ids))) }
     }
 
     // MARK: Program output
@@ -194,6 +257,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
         guard program === self.program, self.inputFull != full else { return }
         self.inputFull = full
         for session in self.sessions.values { session.pauseReadingForHandler(full) }
+        self.relayToEveryLoop(.pause(full))
     }
 
     func program(_ program: ProgramProcess, didExit status: ChildProcess.ExitStatus) {
@@ -202,7 +266,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
             self.log.info("shared.stopped", [("status", status)])
             return
         }
-        self.log.error("shared.exit", [("status", status), ("sessions", self.sessions.count)])
+        self.log.error("shared.exit", [("status", status), ("sessions", self.sessions.count + self.remoteMembers.count)])
         // Its last output goes out first: close the sessions once stdout ends, or soon anyway if a
         // background process holds it open.
         program.terminate()
@@ -231,6 +295,8 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
             session.close(code: .serviceRestart, reason: "program exited; restarting")
         }
         self.sessions = [:]
+        self.remoteMembers = [:]
+        self.relayToEveryLoop(.up(false))  // closes theirs; they no longer pause
         if let startedAt = self.startedAt, self.server.loop.now - startedAt >= Self.stableRunTime {
             self.restartDelay = Self.firstRestartDelay
         }
@@ -262,6 +328,9 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
             TextLine.pieces(of: line, limit: self.settings.maxMessageSize) { piece in
                 let message = FanoutMessage(opcode: .text, payload: Array(piece))
                 for session in self.sessions.values { session.send(message, dropIfBehind: true) }
+                if !self.remoteMembers.isEmpty {
+                    self.relayToEveryLoop(.others(except: [], opcode: .text, payload: message.payload))
+                }
             }
             return
         }
@@ -280,17 +349,29 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
         case .send(let ids, let message):
             guard let message = self.fanout(message) else { return }
             for id in ids { self.sessions[id]?.send(message, dropIfBehind: true) }
+            if !self.remoteMembers.isEmpty {
+                self.relay(to: ids) { .send(ids: $0, opcode: message.opcode, payload: message.payload) }
+            }
         case .all(let message):
             guard let message = self.fanout(message) else { return }
             for session in self.sessions.values { session.send(message, dropIfBehind: true) }
+            if !self.remoteMembers.isEmpty {
+                self.relayToEveryLoop(.others(except: [], opcode: message.opcode, payload: message.payload))
+            }
         case .others(let except, let message):
             guard let message = self.fanout(message) else { return }
             let skipped = Set(except)
             for (id, session) in self.sessions where !skipped.contains(id) {
                 session.send(message, dropIfBehind: true)
             }
+            if !self.remoteMembers.isEmpty {
+                self.relayToEveryLoop(.others(except: except, opcode: message.opcode, payload: message.payload))
+            }
         case .close(let ids, let code, let reason):
             for id in ids { self.sessions[id]?.close(code: code, reason: reason) }
+            if !self.remoteMembers.isEmpty {
+                self.relay(to: ids) { .close(ids: $0, code: code.rawValue, reason: reason) }
+            }
         }
     }
 

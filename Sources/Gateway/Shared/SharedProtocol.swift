@@ -1,7 +1,7 @@
 import WebSocket
 
 /// What wsgate tells a shared program about one session of its route.
-enum SharedEvent: Equatable {
+enum SharedEvent: Equatable, Sendable {
     /// A session opened: its id, request target, concrete path, peer, and the CGI environment a
     /// per-session program would get (only `shared-json` carries the environment).
     case open(id: Int, requestURI: String, path: String, remote: String, environment: [String: String])

@@ -14,27 +14,16 @@ import WebSocket
 ///   members at once and relayed to the other loops through their inboxes (once per iteration,
 ///   a batch per loop), which deliver it to theirs. Per-sender order holds: one sender lives on
 ///   one loop, and each inbox keeps the order it was given.
+/// - Long-lived programs (`shared`, `shared-json`, `fanout`): the program and its service run on
+///   the first loop; other loops keep their sessions of the route (`RemoteProgramService`) and
+///   send their open, message and close events to it; its output (messages, closes, pause and
+///   resume, down and up) comes back one batch per loop and is fanned out there.
 /// - Shutdown, reload: the first loop stops the others (their `StopHandle`) and forwards SIGHUP
 ///   (`LoopMessage.hangup`); it returns from `run` once every loop has closed its sessions.
 extension GatewayServer {
-    /// What several loops cannot serve yet, refused at start-up rather than served wrongly: a
-    /// long-lived program serves sessions of one loop only.
-    static func checkThreads(_ configuration: Configuration) throws {
-        for route in configuration.routes where Self.serviceKey(for: route) != nil && !Self.isPerLoop(route) {
-            throw StartupError(description: "--threads: the \(route.pattern) route runs one program for all its "
-                + "clients (\(route.handler.name)); such routes need --threads 1 for now")
-        }
-    }
-
     /// Whether this loop logs process-wide events (a reload, a TLS or credential file read
     /// again): the first loop does, so that each event is one line however many loops there are.
     var speaksForProcess: Bool { self.loopIndex == 0 }
-
-    /// Whether a route's service is made on every loop (broadcast rooms) rather than once.
-    static func isPerLoop(_ route: Route) -> Bool {
-        if case .broadcast = route.handler { return true }
-        return false
-    }
 
     /// On the first loop, in `init`: makes the other loops, which share its listeners.
     func makeOtherLoops(_ loops: Int) throws {
@@ -151,6 +140,17 @@ extension GatewayServer {
         for index in 0..<coordinator.loopCount where index != self.loopIndex {
             self.outbox[index].append(message)
         }
+        self.scheduleOutbox()
+    }
+
+    /// Queues `message` for loop `index` alone, posted with the rest of this iteration's batch.
+    func sendToLoop(_ index: Int, _ message: LoopMessage) {
+        guard self.coordinator != nil else { return }
+        self.outbox[index].append(message)
+        self.scheduleOutbox()
+    }
+
+    private func scheduleOutbox() {
         guard !self.outboxScheduled else { return }
         self.outboxScheduled = true
         self.loop.runSoon { [unowned self] in self.flushOutbox() }
@@ -171,6 +171,14 @@ extension GatewayServer {
 
     /// What other loops sent this one, in the order they sent it.
     func receive(_ batch: [LoopMessage]) {
+        // What each loop's sessions of each long-lived route had on their way here, acknowledged
+        // once per batch (`RemoteProgramService.inFlight`).
+        var taken: [ProgramEventSource: Int] = [:]
+        defer {
+            for (source, bytes) in taken {
+                self.sendToLoop(source.loop, .programOutput(service: source.service, .consumed(bytes)))
+            }
+        }
         for message in batch {
             switch message {
             case .room(let key, let path, let opcode, let payload):
@@ -178,9 +186,27 @@ extension GatewayServer {
             case .hangup:
                 self.reloadOnSignal()
                 self.reloadAuthFiles()
+            case .programEvent(let key, let loop, let event):
+                let size = event.size
+                if size > 0 { taken[ProgramEventSource(service: key, loop: loop), default: 0] += size }
+                if let service = self.services[key] as? LongLivedProgramService {
+                    service.receive(event, from: loop)
+                } else if case .open(.open(let id, _, _, _, _)) = event {
+                    // A reload here kept the program's old command, or failed: nothing serves it.
+                    self.sendToLoop(loop, .programOutput(service: key, .close(
+                        ids: [id], code: CloseCode.serviceRestart.rawValue, reason: "the route's program changed")))
+                }
+            case .programOutput(let key, let output):
+                (self.services[key] as? RemoteProgramService)?.deliver(output)
             }
         }
     }
+}
+
+/// A long-lived route's sessions on one loop, as the sender of program events.
+private struct ProgramEventSource: Hashable {
+    let service: String
+    let loop: Int
 }
 
 /// A loop handed to the thread that runs it: after the hand-over the first loop touches it only

@@ -9,6 +9,11 @@ enum LoopMessage: Sendable {
     case room(service: String, path: String, opcode: Opcode, payload: [UInt8])
     /// SIGHUP reached the first loop, which reloaded: reload the same way.
     case hangup
+    /// A session of a long-lived program's route (the route's service key), on loop `loop`, for
+    /// the program's service on the first loop.
+    case programEvent(service: String, loop: Int, RemoteProgramEvent)
+    /// The first loop's long-lived program, for its route's sessions on this loop.
+    case programOutput(service: String, RemoteProgramOutput)
 }
 
 /// The process-wide part of a gateway that runs several event loops (`--threads N`): what must be
