@@ -19,7 +19,11 @@ public final class GatewayServer {
     /// Routes new requests are matched against; a reload replaces it.
     var router: Router
     /// What a session runs with before its request is routed (a refusal's headers).
-    var defaultSettings: RouteSettings
+    var defaultSettings: RouteSettings {
+        didSet { self.sharedDefaultSettings = SharedRouteSettings(self.defaultSettings) }
+    }
+    /// `defaultSettings`, for sessions to share until they are routed.
+    private(set) var sharedDefaultSettings: SharedRouteSettings
     /// One read buffer for every session: reads are processed before the next one starts, and the
     /// protocol core keeps only partial headers, so idle sessions hold no read memory.
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -137,6 +141,7 @@ public final class GatewayServer {
         let served = configuration.routes.map { ServedRoute($0, defaults: configuration) }
         self.router = Router(served)
         self.defaultSettings = RouteSettings(configuration)
+        self.sharedDefaultSettings = SharedRouteSettings(self.defaultSettings)
         // 256 KiB: a 64 KiB message and its header take one read, not two (sessions read 3.4 times
         // as often as a C echo with the 64 KiB this was); one buffer for the whole loop.
         self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)

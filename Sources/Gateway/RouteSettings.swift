@@ -60,17 +60,30 @@ public struct RouteSettings: Sendable {
 
 /// A route as the gateway serves it: the route, its resolved settings, and the handshake and origin
 /// policy made from them once, not per connection.
+/// One route's settings held by reference: every session of the route keeps the same one (a
+/// pointer) instead of its own copy of the struct (a few hundred bytes per idle connection).
+final class SharedRouteSettings {
+    let value: RouteSettings
+
+    init(_ value: RouteSettings) {
+        self.value = value
+    }
+}
+
 final class ServedRoute {
     let route: Route
     let settings: RouteSettings
     let handshake: ServerHandshake
     let originPolicy: OriginPolicy
+    /// `settings`, for sessions to share.
+    let sharedSettings: SharedRouteSettings
 
     init(_ route: Route, defaults: GatewayServer.Configuration) {
         var settings = route.settings ?? RouteSettings(defaults)
         settings.compression = route.compression
         self.route = route
         self.settings = settings
+        self.sharedSettings = SharedRouteSettings(settings)
         self.handshake = ServerHandshake(subprotocols: settings.subprotocols,
                                          extraHeaders: settings.headers + settings.upgradeHeaders)
         self.originPolicy = OriginPolicy(allowed: settings.allowedOrigins, sameOrigin: settings.sameOrigin,

@@ -24,7 +24,7 @@ extension Session {
             return
         }
         // From here on the session runs with its route's settings, whatever a reload does later.
-        self.settings = route.settings
+        self.sharedSettings = route.sharedSettings
         let accepted: ServerHandshake.Accepted
         switch route.handshake.accept(head, compression: route.settings.compression) {
         case .failure(let failure):

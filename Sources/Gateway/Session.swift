@@ -13,7 +13,7 @@ public final class Session {
         /// The request passed; its handler (a program) is being started off the loop thread.
         indirect case preparing(Preparation)  // boxed: held inline, it would make every session larger
         /// A plain request's head is read; its body (`Content-Length` bytes) is being read.
-        case readingBody(PendingBody)
+        indirect case readingBody(PendingBody)  // boxed, as preparing: idle sessions stay small
         /// A plain request is being answered by a responder (static files, CGI); the socket is read
         /// only into `pendingInput` (pipelined requests), up to a bound.
         case responding(HTTPExchange)
@@ -70,8 +70,10 @@ public final class Session {
     @exclusivity(unchecked) var handler: (any SessionHandler)?
     var handlerName = "-"
     var log: Log
-    /// The gateway's defaults until the request is routed, then the route's, kept to the end.
-    var settings: RouteSettings
+    /// The gateway's defaults until the request is routed, then the route's, kept to the end:
+    /// shared with the route's other sessions (see `SharedRouteSettings`).
+    @exclusivity(unchecked) var sharedSettings: SharedRouteSettings
+    var settings: RouteSettings { self.sharedSettings.value }
     @exclusivity(unchecked) var queue = OutboundQueue()
     /// The send queue is over its bound: the client is not read until it drains.
     @exclusivity(unchecked) var readingPaused = false
@@ -79,18 +81,18 @@ public final class Session {
     @exclusivity(unchecked) var readingPausedByHandler = false
     /// The connection wants the TCP stream ended once the queue is written.
     @exclusivity(unchecked) var endOfStreamRequested = false
-    var writeShutDown = false
+    @exclusivity(unchecked) var writeShutDown = false
     @exclusivity(unchecked) var isQueuedForFlush = false
     /// Inside `handle`, which flushes when it is done: output queued meanwhile needs no extra flush.
     @exclusivity(unchecked) var isHandlingReadiness = false
 
     /// Bytes read after a plain request, the start of the next (pipelining): parsed once the
     /// current response has been written.
-    var pendingInput: [UInt8] = []
+    @exclusivity(unchecked) var pendingInput: [UInt8] = []
     /// The client ended its half of the stream: the current response is its last.
-    var inputEnded = false
+    @exclusivity(unchecked) var inputEnded = false
     /// Kept alive after a plain response: waiting for the next request under the idle timeout.
-    var awaitingNextRequest = false
+    @exclusivity(unchecked) var awaitingNextRequest = false
 
     var handshakeTimer: TimerID?
     var keepaliveTimer: TimerID?
@@ -115,7 +117,7 @@ public final class Session {
         self.server = server
         self.phase = phase
         self.log = server.configuration.log.with("id", id).with("remote", remoteAddress)
-        self.settings = server.defaultSettings
+        self.sharedSettings = server.sharedDefaultSettings
         self.openedAt = server.loop.now
         self.lastReceivedAt = server.loop.now
         self.lastMessageAt = server.loop.now

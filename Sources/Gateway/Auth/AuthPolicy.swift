@@ -62,8 +62,18 @@ public enum AuthPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Who a request was let in as: the programs' REMOTE_USER and AUTH_TYPE.
-public struct Authentication: Sendable, Equatable {
-    public var user: String
-    public var type: String
+/// Who a request was let in as: the programs' REMOTE_USER and AUTH_TYPE. A class, so that a
+/// session holds a pointer to it rather than two strings inline (most sessions have none).
+public final class Authentication: Sendable, Equatable {
+    public let user: String
+    public let type: String
+
+    public init(user: String, type: String) {
+        self.user = user
+        self.type = type
+    }
+
+    public static func == (left: Authentication, right: Authentication) -> Bool {
+        left.user == right.user && left.type == right.type
+    }
 }
