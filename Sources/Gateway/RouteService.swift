@@ -17,3 +17,32 @@ protocol RouteService: AnyObject {
     /// `code` and stop what runs. New sessions no longer reach it.
     func retire(code: CloseCode, reason: String)
 }
+
+/// A route service that takes each of its sessions' events itself (a long-lived program, here
+/// or on another loop).
+protocol RouteSessionEvents: AnyObject {
+    func sessionOpened(_ session: Session)
+    func session(_ session: Session, received message: Message)
+    func sessionClosed(_ session: Session, code: CloseCode)
+}
+
+/// One session of such a route: hands its events to the route's service.
+final class RouteSessionHandler: SessionHandler {
+    let service: any RouteSessionEvents
+
+    init(service: any RouteSessionEvents) {
+        self.service = service
+    }
+
+    func sessionDidOpen(_ session: Session) {
+        self.service.sessionOpened(session)
+    }
+
+    func session(_ session: Session, didReceive message: Message) {
+        self.service.session(session, received: message)
+    }
+
+    func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {
+        self.service.sessionClosed(session, code: code)
+    }
+}

@@ -50,7 +50,7 @@ public struct ControlGroup: Hashable, Sendable, CustomStringConvertible {
 
     /// The pids in this group itself (not its children), from `cgroup.procs`.
     public func processes() -> [pid_t] {
-        readWholeFile(self.path + "/cgroup.procs").split(whereSeparator: \.isNewline).compactMap { pid_t($0) }
+        FileContents.text(self.path + "/cgroup.procs").split(whereSeparator: \.isNewline).compactMap { pid_t($0) }
     }
 
     /// The groups directly below this one, by name.
@@ -102,11 +102,11 @@ public struct ControlGroup: Hashable, Sendable, CustomStringConvertible {
     /// This process's own cgroup v2 directory: the `0::` line of `/proc/self/cgroup` below the
     /// cgroup2 mount point that `/proc/self/mountinfo` lists. nil without a cgroup v2 hierarchy.
     public static func current() -> ControlGroup? {
-        let membership = readWholeFile("/proc/self/cgroup").split(separator: "\n")
+        let membership = FileContents.text("/proc/self/cgroup").split(separator: "\n")
             .first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
         guard let membership else { return nil }
         // mountinfo: "id parent major:minor root mountpoint options ... - fstype source superoptions"
-        for line in readWholeFile("/proc/self/mountinfo").split(separator: "\n") {
+        for line in FileContents.text("/proc/self/mountinfo").split(separator: "\n") {
             let halves = line.split(separator: " - ", maxSplits: 1)
             guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else { continue }
             let fields = halves[0].split(separator: " ")
@@ -121,9 +121,4 @@ public struct ControlGroup: Hashable, Sendable, CustomStringConvertible {
         }
         return nil
     }
-}
-
-/// The whole content of a small file (a /proc or cgroup file), or "" when it cannot be read.
-private func readWholeFile(_ path: String) -> String {
-    String(decoding: (try? FileContents.read(path)) ?? [], as: UTF8.self)
 }

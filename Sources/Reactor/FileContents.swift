@@ -21,4 +21,9 @@ public enum FileContents {
             bytes += buffer[0..<count]
         }
     }
+
+    /// The text of a small file such as a /proc or cgroup entry, or "" when it cannot be read.
+    public static func text(_ path: String) -> String {
+        String(decoding: (try? Self.read(path)) ?? [], as: UTF8.self)
+    }
 }

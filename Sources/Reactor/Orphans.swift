@@ -26,7 +26,7 @@ public enum Orphans {
         while let entry = readdir(tasks) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let _ = Int32(name) else { continue }
-            let text = Self.readFile("/proc/self/task/\(name)/children")
+            let text = FileContents.text("/proc/self/task/\(name)/children")
             result += text.split(separator: " ").compactMap { Int32($0) }
         }
         return result
@@ -34,7 +34,7 @@ public enum Orphans {
 
     /// Whether `pid`'s environment holds `entry` ("UNIQUE_ID=123"). False when it cannot be read.
     public static func environment(of pid: pid_t, contains entry: String) -> Bool {
-        let bytes = Array(Self.readFile("/proc/\(pid)/environ").utf8)
+        let bytes = Array(FileContents.text("/proc/\(pid)/environ").utf8)
         return bytes.split(separator: 0).contains { $0.elementsEqual(entry.utf8) }
     }
 
@@ -52,10 +52,6 @@ public enum Orphans {
             guard waitpid(pid, &status, WNOHANG) == pid else { return reaped }
             reaped += 1
         }
-    }
-
-    private static func readFile(_ path: String) -> String {
-        String(decoding: (try? FileContents.read(path)) ?? [], as: UTF8.self)
     }
 }
 

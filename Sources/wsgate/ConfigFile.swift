@@ -1,5 +1,5 @@
 import Gateway
-import Glibc
+import Reactor
 
 /// The `--config` file, read into what the serve flags' mapping (`ServeSettings`) applies: each
 /// top-level key is a serve flag named without `--`; each `[[route]]` table a route with its own
@@ -62,8 +62,11 @@ struct ConfigFile {
 
     /// Reads and checks the file. - Throws: a failure naming the file, line and key.
     static func load(_ path: String) throws(OptionParser.Failure) -> ConfigFile {
-        guard let bytes = readWholeFile(path) else {
-            throw OptionParser.Failure(description: "\(path): cannot read: \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(path)
+        } catch {
+            throw OptionParser.Failure(description: "\(path): cannot read: \(error.errno)")
         }
         return try ConfigFile(bytes, path: path)
     }
@@ -229,20 +232,5 @@ struct ConfigFile {
 
     private func failure(_ line: Int, _ key: String, _ message: String) -> OptionParser.Failure {
         OptionParser.Failure(description: "\(self.path):\(line): \(key): \(message)")
-    }
-}
-
-/// The bytes of a file; nil (errno set) when it cannot be read.
-private func readWholeFile(_ path: String) -> [UInt8]? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = fread(&chunk, 1, chunk.count, file)
-        bytes += chunk[..<count]
-        if count < chunk.count {
-            return ferror(file) != 0 ? nil : bytes
-        }
     }
 }

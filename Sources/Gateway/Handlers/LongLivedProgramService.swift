@@ -24,7 +24,7 @@ import WebSocket
 /// With `--threads`, the service lives on the first loop; sessions on other loops reach it through
 /// a `RemoteProgramService` there (`remoteMembers` says which loop holds which id), and what it
 /// sends them is relayed once per loop.
-final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusListener {
+final class LongLivedProgramService: RouteService, RouteSessionEvents, ProgramProcessOwner, RoomBusListener {
     static let firstRestartDelay: Duration = .milliseconds(100)
     static let longestRestartDelay: Duration = .seconds(10)
     /// A program that ran this long was healthy: the next restart is quick again.
@@ -120,7 +120,7 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
         guard self.isUp else {
             return .refused(HTTPResponse(status: 503, body: "the route's program is restarting"))
         }
-        return .ready(LongLivedSessionHandler(service: self))
+        return .ready(RouteSessionHandler(service: self))
     }
 
     func beginShutdown() {
@@ -389,26 +389,5 @@ final class LongLivedProgramService: RouteService, ProgramProcessOwner, RoomBusL
     private static func excerpt(_ line: UnsafeRawBufferPointer) -> String {
         let text = String(decoding: line.prefix(200), as: UTF8.self)
         return line.count > 200 ? text + "…" : text
-    }
-}
-
-/// One session of a long-lived program's route: hands its events to the route's service.
-final class LongLivedSessionHandler: SessionHandler {
-    let service: LongLivedProgramService
-
-    init(service: LongLivedProgramService) {
-        self.service = service
-    }
-
-    func sessionDidOpen(_ session: Session) {
-        self.service.sessionOpened(session)
-    }
-
-    func session(_ session: Session, didReceive message: Message) {
-        self.service.session(session, received: message)
-    }
-
-    func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {
-        self.service.sessionClosed(session, code: code)
     }
 }

@@ -5,7 +5,7 @@ import WebSocket
 /// of the route are kept here by id, their events are sent to the service through its inbox, and
 /// the service's output comes back as one batch per loop, fanned out here (each message encoded
 /// once per loop). A slow client is closed with 1008 here, on its own loop, as on the first.
-final class RemoteProgramService: RouteService {
+final class RemoteProgramService: RouteService, RouteSessionEvents {
     let key: String
     let pattern: String
     let mode: ProgramMode
@@ -37,7 +37,7 @@ final class RemoteProgramService: RouteService {
         guard self.isUp else {
             return .refused(HTTPResponse(status: 503, body: "the route's program is restarting"))
         }
-        return .ready(RemoteProgramSessionHandler(service: self))
+        return .ready(RouteSessionHandler(service: self))
     }
 
     func beginShutdown() { self.isUp = false }
@@ -118,26 +118,5 @@ final class RemoteProgramService: RouteService {
                 session.close(code: .serviceRestart, reason: "program exited; restarting")
             }
         }
-    }
-}
-
-/// One session of a long-lived program's route on another loop than the program's.
-final class RemoteProgramSessionHandler: SessionHandler {
-    let service: RemoteProgramService
-
-    init(service: RemoteProgramService) {
-        self.service = service
-    }
-
-    func sessionDidOpen(_ session: Session) {
-        self.service.sessionOpened(session)
-    }
-
-    func session(_ session: Session, didReceive message: Message) {
-        self.service.session(session, received: message)
-    }
-
-    func sessionDidClose(_ session: Session, code: CloseCode, reason: String) {
-        self.service.sessionClosed(session, code: code)
     }
 }
