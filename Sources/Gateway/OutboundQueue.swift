@@ -19,6 +19,14 @@ struct OutboundQueue {
     private var continuations: [Int] = []
     /// Bytes queued and not yet written.
     private(set) var count = 0
+    /// Whether the last chunk is a connection's frames (`append(connectionData:)`), an array no one
+    /// else holds once written.
+    private var lastChunkIsConnectionData = false
+    /// That array once written and emptied, for the connection to encode its next frames into
+    /// (`Connection.takePendingOutput(recycling:)`): small messages then cost no allocation.
+    var spare: [UInt8] = []
+    /// The largest array kept as `spare`.
+    static let spareCapacity = 4096
 
     var isEmpty: Bool { self.count == 0 }
 
@@ -29,7 +37,16 @@ struct OutboundQueue {
     mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         self.chunks.append(bytes)
+        self.lastChunkIsConnectionData = false
         self.count += bytes.count
+    }
+
+    /// Queues frames a connection encoded and gave up (`Connection.takePendingOutput`): once
+    /// written, the array may become the `spare`.
+    mutating func append(connectionData bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        self.append(bytes)
+        self.lastChunkIsConnectionData = true
     }
 
     /// Queues one frame as its header and its payload, the payload written from where it is: a
@@ -61,6 +78,7 @@ struct OutboundQueue {
         let started = self.headOffset == 0 ? self.head : self.head + 1
         let position = self.frameBoundary(from: min(max(started, self.fence), self.chunks.count))
         self.chunks.insert(bytes, at: position)
+        if position == self.chunks.count - 1 { self.lastChunkIsConnectionData = false }
         for index in self.continuations.indices where self.continuations[index] >= position {
             self.continuations[index] += 1
         }
@@ -75,6 +93,7 @@ struct OutboundQueue {
         let keep = self.frameBoundary(
             from: max(self.headOffset > 0 ? self.head + 1 : self.head, min(self.fence, self.chunks.count)))
         self.chunks.removeSubrange(keep...)
+        self.lastChunkIsConnectionData = false
         self.continuations.removeAll { $0 >= keep }
         self.count = self.chunks[self.head...].reduce(0) { $0 + $1.count } - self.headOffset
     }
@@ -108,7 +127,19 @@ struct OutboundQueue {
             self.headOffset = 0
         }
         if self.head == self.chunks.count {
-            self.chunks.removeAll(keepingCapacity: self.chunks.capacity <= 16)
+            if self.chunks.count == 1 {
+                // The common case, one chunk written whole: cheaper than emptying the array of chunks.
+                let written = self.chunks.removeLast()
+                if self.lastChunkIsConnectionData && self.spare.capacity == 0
+                    && written.capacity <= Self.spareCapacity
+                {
+                    self.spare = written
+                    self.spare.removeAll(keepingCapacity: true)
+                }
+            } else {
+                self.chunks.removeAll(keepingCapacity: self.chunks.capacity <= 16)
+            }
+            self.lastChunkIsConnectionData = false
             if !self.continuations.isEmpty { self.continuations = [] }
             self.head = 0
             self.fence = 0

@@ -48,7 +48,7 @@ extension Session: EventHandler {
                 return
             }
             self.bytesIn += count
-            self.lastReceivedAt = self.server.loop.now
+            self.lastReceivedNanoseconds = self.server.loop.nowInNanoseconds
             self.process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
             if case .closed = self.phase { return }
             reads += 1
@@ -107,7 +107,9 @@ extension Session: EventHandler {
                 self.reject(HandshakeFailure(error).response, logAs: "handshake.malformed")
             }
         case .open(let connection):
-            connection.receive(mutating: bytes)
+            // Messages whole in the read buffer are lent to the handler: every event is taken in
+            // `handleConnection`, before the buffer is read into again.
+            connection.receive(mutating: bytes, lendingMessages: true)
             self.handleConnection(connection)
         case .preparing(var waiting):
             // Not normally read while preparing; anything that was is kept for the connection.
@@ -140,15 +142,30 @@ extension Session: EventHandler {
     /// Output is taken only after the events: taking it is what queues the reply to a peer's close,
     /// and the handler's answers to the messages before that close must go first.
     func handleConnection(_ connection: Connection) {
-        while let event = connection.nextEvent() {
+        while let lent = connection.nextLentEvent() {
+            let event: Connection.Event
+            switch lent {
+            case .text(let bytes):
+                self.messagesIn += 1
+                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
+                self.handler?.session(self, didReceive: bytes, isText: true)
+                continue
+            case .binary(let bytes):
+                self.messagesIn += 1
+                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
+                self.handler?.session(self, didReceive: bytes, isText: false)
+                continue
+            case .other(let other):
+                event = other
+            }
             switch event {
             case .text(let text):
                 self.messagesIn += 1
-                self.lastMessageAt = self.server.loop.now
+                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
                 self.handler?.session(self, didReceive: .text(text))
             case .binary(let bytes):
                 self.messagesIn += 1
-                self.lastMessageAt = self.server.loop.now
+                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
                 self.handler?.session(self, didReceive: .binary(bytes))
             case .close:
                 if self.handler?.sessionDidReceiveClose(self) == true {
@@ -167,9 +184,9 @@ extension Session: EventHandler {
     /// Moves the connection's output onto the socket queue, control frames first.
     func pullOutput(_ connection: Connection) {
         guard connection.hasPendingOutput else { return }
-        let output = connection.takePendingOutput()
+        let output = connection.takePendingOutput(recycling: &self.queue.spare)
         self.queue.appendUrgent(output.control)
-        self.queue.append(output.data)
+        self.queue.append(connectionData: output.data)
         if output.endOfStream {
             self.endOfStreamRequested = true
         }

@@ -94,21 +94,25 @@ public final class Session {
     /// Kept alive after a plain response: waiting for the next request under the idle timeout.
     @exclusivity(unchecked) var awaitingNextRequest = false
 
-    var handshakeTimer: TimerID?
-    var keepaliveTimer: TimerID?
-    var idleTimer: TimerID?
-    var closeTimer: TimerID?
+    @exclusivity(unchecked) var handshakeTimer: TimerID?
+    @exclusivity(unchecked) var keepaliveTimer: TimerID?
+    @exclusivity(unchecked) var idleTimer: TimerID?
+    @exclusivity(unchecked) var closeTimer: TimerID?
     let openedAt: ContinuousClock.Instant
-    @exclusivity(unchecked) var lastReceivedAt: ContinuousClock.Instant
-    @exclusivity(unchecked) var lastMessageAt: ContinuousClock.Instant
-    var pingSentAt: ContinuousClock.Instant?
+    /// When the client was last read from and last sent a message, stamped per read and per message
+    /// as the loop's plain nanoseconds (`EventLoop.nowInNanoseconds`), cheaper than an `Instant`.
+    @exclusivity(unchecked) var lastReceivedNanoseconds: Int64
+    @exclusivity(unchecked) var lastMessageNanoseconds: Int64
+    var lastReceivedAt: ContinuousClock.Instant { self.server.loop.instant(fromNanoseconds: self.lastReceivedNanoseconds) }
+    var lastMessageAt: ContinuousClock.Instant { self.server.loop.instant(fromNanoseconds: self.lastMessageNanoseconds) }
+    @exclusivity(unchecked) var pingSentAt: ContinuousClock.Instant?
     @exclusivity(unchecked) var bytesIn = 0
     @exclusivity(unchecked) var bytesOut = 0
     @exclusivity(unchecked) var messagesIn = 0
     @exclusivity(unchecked) var messagesOut = 0
     /// The route's counters while the session is open and metrics are on; its own counts above are
     /// folded into them when it ends (see `RouteMetrics`).
-    var routeMetrics: RouteMetrics?
+    @exclusivity(unchecked) var routeMetrics: RouteMetrics?
 
     init(id: Int, transport: any Transport, remoteAddress: SocketAddress, server: GatewayServer, phase: Phase) {
         self.id = id
@@ -119,8 +123,8 @@ public final class Session {
         self.log = server.configuration.log.with("id", id).with("remote", remoteAddress)
         self.sharedSettings = server.sharedDefaultSettings
         self.openedAt = server.loop.now
-        self.lastReceivedAt = server.loop.now
-        self.lastMessageAt = server.loop.now
+        self.lastReceivedNanoseconds = server.loop.nowInNanoseconds
+        self.lastMessageNanoseconds = server.loop.nowInNanoseconds
     }
 
     var connection: Connection? {
@@ -158,6 +162,16 @@ public final class Session {
             }
         }
         try? connection.send(binary: binary)
+        self.messagesOut += 1
+        self.outputChanged()
+        return true
+    }
+
+    /// Queues a binary message from bytes the caller lends (copied into the frame).
+    @discardableResult
+    func send(binaryBytes bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let connection = self.connection, connection.canSendData else { return false }
+        try? connection.send(binary: bytes)
         self.messagesOut += 1
         self.outputChanged()
         return true

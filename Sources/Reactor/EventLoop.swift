@@ -54,6 +54,16 @@ public final class EventLoop {
         self.epoch + .nanoseconds(self.nowNanoseconds)
     }
 
+    /// `now` as nanoseconds since the loop started: for what is stamped per message, since making
+    /// and copying an `Instant` costs tens of instructions each time. (A getter: another module
+    /// reading the stored property would check exclusivity dynamically.)
+    public var nowInNanoseconds: Int64 { self.nowNanoseconds }
+
+    /// The instant `nanoseconds` (from `nowInNanoseconds`) stands for.
+    public func instant(fromNanoseconds nanoseconds: Int64) -> ContinuousClock.Instant {
+        self.epoch + .nanoseconds(nanoseconds)
+    }
+
     @exclusivity(unchecked) var stopRequested = false
     /// The thread inside `run()`, if any.
     private var runningThread: pthread_t?

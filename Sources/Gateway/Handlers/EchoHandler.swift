@@ -6,4 +6,12 @@ final class EchoHandler: SessionHandler {
         case .binary(let bytes): session.send(binary: bytes)
         }
     }
+
+    func session(_ session: Session, didReceive bytes: UnsafeRawBufferPointer, isText: Bool) {
+        if isText {
+            session.send(textUTF8: bytes)
+        } else {
+            session.send(binaryBytes: bytes)
+        }
+    }
 }

@@ -9,6 +9,10 @@ public protocol SessionHandler: AnyObject {
     func sessionDidOpen(_ session: Session)
     /// A whole message arrived.
     func session(_ session: Session, didReceive message: Message)
+    /// A whole message arrived, lent: `bytes` (valid UTF-8 when `isText`) are valid only during the
+    /// call. A handler that only copies the bytes on (the echo, a program's stdin) saves making a
+    /// `Message`; the default makes one and calls `session(_:didReceive:)`.
+    func session(_ session: Session, didReceive bytes: UnsafeRawBufferPointer, isText: Bool)
     /// The session ended; `code` is the close code received, or 1006 when the connection just dropped.
     func sessionDidClose(_ session: Session, code: CloseCode, reason: String)
     /// The client sent a close frame. Return true to hold the reply back until the handler calls
@@ -20,6 +24,9 @@ public protocol SessionHandler: AnyObject {
 }
 
 extension SessionHandler {
+    public func session(_ session: Session, didReceive bytes: UnsafeRawBufferPointer, isText: Bool) {
+        self.session(session, didReceive: isText ? .text(String(decoding: bytes, as: UTF8.self)) : .binary(Array(bytes)))
+    }
     public func sessionDidOpen(_ session: Session) {}
     public func sessionDidDrainOutput(_ session: Session) {}
     public func sessionDidReceiveClose(_ session: Session) -> Bool { false }

@@ -38,6 +38,19 @@ extension Connection {
 
     /// Feeds bytes read from the socket, unmasking them in place: the fast path for callers that read
     /// into a scratch buffer of their own and can let the connection scribble on it.
+    ///
+    /// With `lendingMessages`, a data message that is whole in `buffer` (one frame, not compressed)
+    /// is not copied: `nextLentEvent` lends it, and it is valid until `buffer` is written again, so
+    /// the caller takes every event before it reads into `buffer` next. (`nextEvent` copies it.)
+    public func receive(mutating buffer: UnsafeMutableRawBufferPointer, lendingMessages: Bool) {
+        guard lendingMessages else { return self.receive(mutating: buffer) }
+        self.lendsMessages = true
+        defer { self.lendsMessages = false }
+        self.receive(mutating: buffer)
+    }
+
+    /// Feeds bytes read from the socket, unmasking them in place: the fast path for callers that read
+    /// into a scratch buffer of their own and can let the connection scribble on it.
     public func receive(mutating buffer: UnsafeMutableRawBufferPointer) {
         guard self.state != .closed, buffer.count > 0 else { return }
         if case .discard = self.parser { return }
@@ -49,7 +62,11 @@ extension Connection {
             let taken = min(14 - stashed, buffer.count)
             self.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<taken]))
             var consumed = 0
+            // Never lent: `input` is the connection's own and changes at the end of this call.
+            let lends = self.lendsMessages
+            self.lendsMessages = false
             self.input.withUnsafeMutableBytes { consumed = self.parse($0) }
+            self.lendsMessages = lends
             if self.isDiscarding {
                 self.input = []
                 return
@@ -227,7 +244,7 @@ extension Connection {
         if header.opcode.isControl {
             try self.handleControlFrame(header.opcode, payload)
         } else if self.message == nil && header.fin && header.reservedBits.isEmpty {
-            try self.deliverMessage(header.opcode, payload)
+            try self.deliverMessage(header.opcode, payload, lendable: self.lendsMessages)
         } else {
             try self.receivePayloadChunk(header, payload)
             try self.endFrame(header)
@@ -288,8 +305,9 @@ extension Connection {
     }
 
     /// Queues a complete data message as an event, validating text unless that was done on the way in.
-    func deliverMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, validated: Bool = false)
-        throws(ProtocolViolation)
+    /// `lendable`: `payload` is in the caller's buffer and may be lent rather than copied.
+    func deliverMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, validated: Bool = false,
+                        lendable: Bool = false) throws(ProtocolViolation)
     {
         if opcode == .text {
             if !validated {
@@ -298,9 +316,11 @@ extension Connection {
                 if !validator.isComplete { throw .invalidUTF8(at: payload.count) }
             }
             self.log?.debug("< TEXT \(describePayload(.text, payload))")
+            if lendable { return self.emit(pending: .lent(.text, payload)) }
             self.emit(.text(String(decoding: payload, as: UTF8.self)))
         } else {
             self.log?.debug("< BINARY \(describePayload(.binary, payload))")
+            if lendable { return self.emit(pending: .lent(.binary, payload)) }
             self.emit(.binary(Array(payload)))
         }
     }

@@ -32,6 +32,16 @@ public final class Connection {
         case close(CloseCode?, String)
     }
 
+    /// An event with its data message lent rather than copied (`receive(mutating:lendingMessages:)`):
+    /// the bytes are valid until the caller's buffer is written again, so take it before that.
+    public enum LentEvent {
+        /// A whole text message, valid UTF-8.
+        case text(UnsafeRawBufferPointer)
+        case binary(UnsafeRawBufferPointer)
+        /// Any other event, and a message that was assembled or decoded rather than found whole.
+        case other(Event)
+    }
+
     public enum Output: Equatable, Sendable {
         case bytes([UInt8])
         /// Close the TCP connection (or half-close it) now.
@@ -76,8 +86,10 @@ public final class Connection {
     @exclusivity(unchecked) var controlPayload: [UInt8] = []
     /// Events not taken yet, in order: the first apart, so that a read that yields one event (the
     /// common case) allocates no array for it.
-    @exclusivity(unchecked) var firstEvent: Event?
-    @exclusivity(unchecked) var laterEvents: [Event] = []
+    @exclusivity(unchecked) var firstEvent: PendingEvent?
+    @exclusivity(unchecked) var laterEvents: [PendingEvent] = []
+    /// Set during `receive(mutating:lendingMessages: true)` while the caller's buffer is parsed.
+    @exclusivity(unchecked) var lendsMessages = false
     /// Of `laterEvents`, how many were taken already.
     @exclusivity(unchecked) var laterEventsTaken = 0
 
@@ -128,6 +140,24 @@ public final class Connection {
 
     /// Returns the next event not taken yet, oldest first: `takeEvents` one at a time, without an array.
     public func nextEvent() -> Event? {
+        switch self.nextPendingEvent() {
+        case nil: return nil
+        case .event(let event): return event
+        case .lent(let opcode, let bytes):
+            return opcode == .text ? .text(String(decoding: bytes, as: UTF8.self)) : .binary(Array(bytes))
+        }
+    }
+
+    /// `nextEvent`, with a data message that came whole in the caller's buffer lent, not copied.
+    public func nextLentEvent() -> LentEvent? {
+        switch self.nextPendingEvent() {
+        case nil: return nil
+        case .event(let event): return .other(event)
+        case .lent(let opcode, let bytes): return opcode == .text ? .text(bytes) : .binary(bytes)
+        }
+    }
+
+    private func nextPendingEvent() -> PendingEvent? {
         if let event = self.firstEvent {
             self.firstEvent = nil
             return event
@@ -143,6 +173,10 @@ public final class Connection {
     }
 
     func emit(_ event: Event) {
+        self.emit(pending: .event(event))
+    }
+
+    func emit(pending event: PendingEvent) {
         if self.firstEvent == nil && self.laterEvents.isEmpty {
             self.firstEvent = event
         } else {
@@ -179,6 +213,17 @@ public final class Connection {
         return (control, data, endOfStream)
     }
 
+    /// `takePendingOutput` for a caller that recycles the arrays it has written: `spare`, an empty
+    /// array whose memory is the caller's alone, becomes the buffer the next frames are encoded into
+    /// (and `spare` is left empty), so sending a small message allocates nothing.
+    public func takePendingOutput(recycling spare: inout [UInt8]) -> (control: [UInt8], data: [UInt8], endOfStream: Bool) {
+        let output = self.takePendingOutput()
+        if self.dataOutput.capacity == 0 && spare.isEmpty && spare.capacity > 0 {
+            swap(&self.dataOutput, &spare)
+        }
+        return output
+    }
+
     /// Whether `takeOutput` would return anything.
     public var hasPendingOutput: Bool {
         !self.controlOutput.isEmpty || !self.dataOutput.isEmpty || self.endOfStreamPending
@@ -204,6 +249,13 @@ extension Connection.State: CustomStringConvertible {
         case .closed: "CLOSED"
         }
     }
+}
+
+/// An event not taken yet; see `Connection.LentEvent`.
+enum PendingEvent {
+    case event(Connection.Event)
+    /// A whole data message, still in the caller's buffer.
+    case lent(Opcode, UnsafeRawBufferPointer)
 }
 
 /// A close frame the connection owes; see `Connection.owedClose`.
