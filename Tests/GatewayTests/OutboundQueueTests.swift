@@ -80,6 +80,40 @@ struct OutboundQueueTests {
         guard case .processed(let count) = result else { throw SystemError(call: "read", errno: .wouldBlock) }
         #expect(Array(bytes[0..<count]) == [1, 2, 2, 3])
     }
+
+    /// A connection's frames, once written whole, leave their array as the spare for the next ones;
+    /// an array someone else may hold (a broadcast frame) never becomes it.
+    @Test func writtenConnectionDataBecomesTheSpare() throws {
+        var queue = OutboundQueue()
+        queue.append([7, 7])
+        #expect(try Self.written(&queue) == [7, 7])
+        #expect(queue.spare.capacity == 0)
+
+        queue.append(connectionData: [1, 2, 3])
+        queue.appendUrgent([9])
+        #expect(try Self.written(&queue) == [9, 1, 2, 3])
+        #expect(queue.spare.capacity == 0)  // two chunks: the common case only
+
+        queue.append(connectionData: [4, 5])
+        #expect(try Self.written(&queue) == [4, 5])
+        #expect(queue.spare.isEmpty && queue.spare.capacity >= 2)
+
+        queue.spare = []
+        queue.append(connectionData: [UInt8](repeating: 1, count: OutboundQueue.spareCapacity + 1))
+        _ = try Self.written(&queue)
+        #expect(queue.spare.capacity == 0)  // too large to keep
+    }
+
+    /// Shared arrays are not emptied in place: a chunk appended after the connection's is not theirs.
+    @Test func aChunkAfterTheConnectionsIsNotRecycled() throws {
+        var queue = OutboundQueue()
+        let shared: [UInt8] = [8, 8]
+        queue.append(connectionData: [1])
+        queue.append(shared)
+        #expect(try Self.written(&queue) == [1, 8, 8])
+        #expect(queue.spare.capacity == 0)
+        #expect(shared == [8, 8])
+    }
 }
 
 /// Takes one byte per call: a socket whose buffer is full but for one byte.

@@ -63,6 +63,18 @@ final class ProcessHandler: SessionHandler, ProgramProcessOwner {
         }
     }
 
+    /// The same, from the lent bytes: a message goes to stdin with one copy.
+    func session(_ session: Session, didReceive bytes: UnsafeRawBufferPointer, isText: Bool) {
+        guard isText || self.binary else {
+            return self.session(session, didReceive: .binary(Array(bytes)))  // refused there
+        }
+        let newline = isText && !self.binary
+        self.program.write { queue in
+            queue.append(contentsOf: bytes)
+            if newline { queue.append(0x0A) }
+        }
+    }
+
     func sessionDidDrainOutput(_ session: Session) {
         if self.stdoutPaused {
             self.stdoutPaused = false

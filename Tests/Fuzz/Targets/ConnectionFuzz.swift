@@ -7,7 +7,7 @@ import WebSocket
 /// Properties:
 /// - chunking invariance: the events, the output bytes and the final state are the same whether the
 ///   bytes come whole (`receive(mutating:)`), in two pieces with the output taken in between, or one
-///   byte at a time;
+///   byte at a time, and when messages are lent (`receive(mutating:lendingMessages:)`) in two pieces;
 /// - the events and the close code agree with `PeerModel`, a plain re-reading of RFC 6455 §5 written
 ///   for this harness (frames one after the other, whole buffers, no streaming);
 /// - what the connection writes is valid for the other side: a peer `Connection` decodes it into
@@ -35,6 +35,28 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     pieces.receive(second)
     piecesRun.append(Run(pieces))
     require(piecesRun == wholeRun, "split at \(first.count) differs: \(piecesRun) vs whole \(wholeRun)")
+
+    // Lending: the same events when messages whole in the caller's buffer are lent, each taken
+    // while that buffer is intact, which is then overwritten (a lent message read later would show it).
+    let lending = Connection(side: side, configuration: configuration)
+    var lentEvents: [Connection.Event] = []
+    for piece in [Array(first), Array(second)] {
+        var buffer = piece
+        buffer.withUnsafeMutableBytes { raw in
+            lending.receive(mutating: raw, lendingMessages: true)
+            while let lent = lending.nextLentEvent() {
+                switch lent {
+                case .text(let payload): lentEvents.append(.text(String(decoding: payload, as: UTF8.self)))
+                case .binary(let payload): lentEvents.append(.binary(Array(payload)))
+                case .other(let event): lentEvents.append(event)
+                }
+            }
+            for index in raw.indices { raw[index] = 0xEE }
+        }
+    }
+    var lentRun = Run(lending)
+    lentRun.events = lentEvents
+    require(lentRun == wholeRun, "lending split at \(first.count) differs: \(lentRun) vs whole \(wholeRun)")
 
     if bytes.count <= 1024 {
         let trickle = Connection(side: side, configuration: configuration)
