@@ -167,21 +167,36 @@ public final class Session {
         return true
     }
 
-    /// Queues a binary message from bytes the caller lends (copied into the frame).
+    /// Queues a binary message from bytes the caller lends: copied once, into the frame, or when
+    /// large into an array queued behind its header (several large frames appended to the
+    /// connection's one buffer would be copied again each time it grows).
     @discardableResult
     func send(binaryBytes bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let connection = self.connection, connection.canSendData else { return false }
-        try? connection.send(binary: bytes)
-        self.messagesOut += 1
-        self.outputChanged()
-        return true
+        self.send(lent: bytes, .binary)
     }
 
-    /// Queues a text message whose bytes the caller vouches are UTF-8.
+    /// Queues a text message whose bytes the caller vouches are UTF-8 (lent, as `send(binaryBytes:)`).
     @discardableResult
     func send(textUTF8 bytes: UnsafeRawBufferPointer) -> Bool {
+        self.send(lent: bytes, .text)
+    }
+
+    private func send(lent bytes: UnsafeRawBufferPointer, _ opcode: Opcode) -> Bool {
         guard let connection = self.connection, connection.canSendData else { return false }
-        try? connection.send(textUTF8: bytes)
+        if bytes.count >= OutboundQueue.separatePayloadSize, connection.state == .open {
+            self.pullOutput(connection)
+            if let header = try? connection.frameHeader(forUnqueued: opcode, count: bytes.count) {
+                self.queue.append(header: header, payload: Array(bytes))
+                self.messagesOut += 1
+                self.outputChanged()
+                return true
+            }
+        }
+        if opcode == .text {
+            try? connection.send(textUTF8: bytes)
+        } else {
+            try? connection.send(binaryBytes: bytes)
+        }
         self.messagesOut += 1
         self.outputChanged()
         return true

@@ -26,6 +26,9 @@ struct MessageInProgress {
 }
 
 extension Connection {
+    /// From this size a binary message whole in the buffer is copied out, unmasked on the way, rather than lent.
+    static let copiedBinarySize = 4096
+
     /// Feeds bytes read from the socket.
     ///
     /// Parses as far as the bytes go and queues the resulting events and output. Frames split anywhere
@@ -122,8 +125,24 @@ extension Connection {
                 case .payload(let header, let remaining, let maskOffset):
                     let available = buffer.count - index
                     if remaining == header.length && available >= remaining {
-                        // The whole payload is here: unmask it in place and handle it without copying.
                         let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[index..<index + remaining])
+                        if let mask = header.mask, header.opcode == .binary, remaining >= Self.copiedBinarySize,
+                            header.fin, header.reservedBits.isEmpty, self.message == nil
+                        {
+                            // A large binary message, whole: it becomes an array anyway (a handler
+                            // keeps it, or queues it behind its header), so it is unmasked as it is
+                            // copied there, one pass over the bytes rather than two.
+                            index += remaining
+                            self.parser = .header
+                            self.log?.debug("< BINARY [\(remaining) bytes]")
+                            self.emit(.binary([UInt8](unsafeUninitializedCapacity: remaining) { array, count in
+                                copyApplyingMask(mask, from: UnsafeRawBufferPointer(payload),
+                                                 to: UnsafeMutableRawBufferPointer(array))
+                                count = remaining
+                            }))
+                            continue
+                        }
+                        // The whole payload is here: unmask it in place and handle it without copying.
                         if let mask = header.mask { applyMask(mask, to: payload) }
                         index += remaining
                         self.parser = .header
@@ -131,7 +150,14 @@ extension Connection {
                         continue
                     }
                     let take = min(available, remaining)
-                    if take > 0 {
+                    if take > 0, let mask = header.mask, !header.opcode.isControl {
+                        // A data frame's piece: unmasked as it is copied into the message.
+                        let chunk = UnsafeRawBufferPointer(rebasing: buffer[index..<index + take])
+                        index += take
+                        self.parser = .payload(header, remaining: remaining - take,
+                                               maskOffset: (maskOffset + take) & 3)
+                        try self.receiveMaskedDataChunk(header, chunk, mask: mask, offset: maskOffset)
+                    } else if take > 0 {
                         let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[index..<index + take])
                         let nextOffset = header.mask.map { applyMask($0, to: chunk, offset: maskOffset) } ?? 0
                         index += take
@@ -265,6 +291,23 @@ extension Connection {
             throw .invalidUTF8(at: offset)
         }
         self.message!.bytes.append(contentsOf: chunk)
+    }
+
+    /// `receivePayloadChunk` for a data frame's masked piece: unmasked while it is copied into the
+    /// message (one pass over the bytes), then validated there when it is text.
+    func receiveMaskedDataChunk(_ header: FrameHeader, _ chunk: UnsafeRawBufferPointer, mask: MaskingKey,
+                                offset: Int) throws(ProtocolViolation) {
+        var message = self.message ?? self.startMessage(header)
+        self.message = nil  // moved out and back: the bytes stay uniquely referenced, never copied
+        if message.bytes.isEmpty { message.bytes.reserveCapacity(header.length) }
+        let start = message.bytes.count
+        message.bytes.append(contentsOf: UnmaskedBytes(source: chunk, key: mask, offset: offset))
+        if var validator = message.validator {
+            let invalidAt = message.bytes.withUnsafeBytes { validator.feed(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            if let invalidAt { throw .invalidUTF8(at: invalidAt) }
+            message.validator = validator
+        }
+        self.message = message
     }
 
     /// Finishes a frame whose payload was streamed; completes the message on its last frame.

@@ -26,6 +26,11 @@ extension Connection {
         }
     }
 
+    /// Queues a binary message from bytes the caller lends (copied once, into the frame).
+    public func send(binaryBytes bytes: UnsafeRawBufferPointer, fin: Bool = true) throws(ConnectionStateError) {
+        try self.sendData(.binary, bytes, fin: fin)
+    }
+
     /// Queues the next fragment of a message started with `fin: false`.
     public func send(continuation: some Collection<UInt8>, fin: Bool) throws(ConnectionStateError) {
         try self.withBytes(continuation) { bytes throws(ConnectionStateError) in
@@ -43,17 +48,23 @@ extension Connection {
     /// then use `send(binary:)`. Only while the connection is open: a close frame owed to the peer
     /// must follow the replies, which only `send` orders.
     public func frameHeader(forUnqueuedBinary count: Int) throws(ConnectionStateError) -> [UInt8]? {
-        guard self.state == .open else { throw ConnectionStateError(operation: "send binary", state: self.state) }
+        try self.frameHeader(forUnqueued: .binary, count: count)
+    }
+
+    /// `frameHeader(forUnqueuedBinary:)` for a text message too, whose bytes the caller vouches are UTF-8.
+    public func frameHeader(forUnqueued opcode: Opcode, count: Int) throws(ConnectionStateError) -> [UInt8]? {
+        precondition(opcode == .text || opcode == .binary, "a whole data message")
+        guard self.state == .open else { throw ConnectionStateError(operation: "send \(opcode)", state: self.state) }
         guard !self.sendingFragmentedMessage else {
             throw ConnectionStateError(operation: "start a message inside a fragmented message", state: self.state)
         }
         guard self.side == .server, self.extensions.isEmpty, self.dataOutput.isEmpty, self.owedClose == nil else {
             return nil
         }
-        self.log?.debug("> \(Opcode.binary) [\(count) bytes]")
+        self.log?.debug("> \(opcode) [\(count) bytes]")
         var header: [UInt8] = []
         header.reserveCapacity(FrameEncoder.headerSize(payloadLength: count, masked: false))
-        FrameEncoder.appendHeader(opcode: .binary, length: count, masked: false, to: &header)
+        FrameEncoder.appendHeader(opcode: opcode, length: count, masked: false, to: &header)
         return header
     }
 

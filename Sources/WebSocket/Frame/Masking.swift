@@ -77,3 +77,75 @@ public func applyMask(_ key: MaskingKey, to buffer: UnsafeMutableRawBufferPointe
     }
     return (offset + count) & 3
 }
+
+/// Copies `source` to `destination` (at least as large) XORed with the key from `offset` into its
+/// cycle: unmasking on the way into a message, one pass over the bytes where unmasking in place and
+/// then copying takes two.
+/// - Returns: the key offset for the byte after `source`.
+@inlinable
+@discardableResult
+public func copyApplyingMask(_ key: MaskingKey, from source: UnsafeRawBufferPointer,
+                             to destination: UnsafeMutableRawBufferPointer, offset: Int = 0) -> Int {
+    precondition(destination.count >= source.count, "the destination holds the whole source")
+    guard let from = source.baseAddress, let to = destination.baseAddress, source.count > 0 else { return offset }
+    let shift = UInt32((offset & 3) * 8)
+    let word = shift == 0 ? key.wireWord : (key.wireWord >> shift) | (key.wireWord << (32 - shift))
+    let wide = UInt64(word) | UInt64(word) << 32
+    let count = source.count
+    var index = 0
+    if count >= 32 {
+        let lanes = SIMD4<UInt64>(repeating: wide)
+        while index + 32 <= count {
+            let value = from.loadUnaligned(fromByteOffset: index, as: SIMD4<UInt64>.self)
+            to.storeBytes(of: value ^ lanes, toByteOffset: index, as: SIMD4<UInt64>.self)
+            index += 32
+        }
+    }
+    while index + 8 <= count {
+        let value = from.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        to.storeBytes(of: value ^ wide, toByteOffset: index, as: UInt64.self)
+        index += 8
+    }
+    var rest = wide
+    while index < count {
+        to.storeBytes(of: from.load(fromByteOffset: index, as: UInt8.self) ^ UInt8(truncatingIfNeeded: rest),
+                      toByteOffset: index, as: UInt8.self)
+        rest >>= 8
+        index += 1
+    }
+    return (offset + count) & 3
+}
+
+/// A masked payload chunk as the bytes it stands for: `Array.append(contentsOf:)` with it copies
+/// and unmasks in one pass (`copyApplyingMask`, through `_copyContents`, the standard library's hook
+/// for a sequence that can fill the array's new storage itself).
+struct UnmaskedBytes: Sequence {
+    let source: UnsafeRawBufferPointer
+    let key: MaskingKey
+    let offset: Int
+
+    var underestimatedCount: Int { self.source.count }
+
+    struct Iterator: IteratorProtocol {
+        let bytes: UnmaskedBytes
+        var index: Int
+
+        mutating func next() -> UInt8? {
+            guard self.index < self.bytes.source.count else { return nil }
+            let keyIndex = (self.bytes.offset + self.index) & 3
+            let key = self.bytes.key.bytes
+            let keyByte = keyIndex == 0 ? key.0 : keyIndex == 1 ? key.1 : keyIndex == 2 ? key.2 : key.3
+            defer { self.index += 1 }
+            return self.bytes.source[self.index] ^ keyByte
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(bytes: self, index: 0) }
+
+    func _copyContents(initializing destination: UnsafeMutableBufferPointer<UInt8>) -> (Iterator, Int) {
+        let count = Swift.min(destination.count, self.source.count)
+        copyApplyingMask(self.key, from: UnsafeRawBufferPointer(rebasing: self.source[0..<count]),
+                         to: UnsafeMutableRawBufferPointer(destination), offset: self.offset)
+        return (Iterator(bytes: self, index: count), count)
+    }
+}
