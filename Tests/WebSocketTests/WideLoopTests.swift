@@ -21,6 +21,36 @@ struct WideLoopTests {
         }
     }
 
+    /// The copying form, into a destination at another alignment, and through `UnmaskedBytes` both
+    /// ways an array may fill itself from it (the one-pass hook and plain iteration).
+    @Test(arguments: 0...100)
+    func copyingMaskMatchesByteAtATimeForEveryLengthAndKeyOffset(length: Int) {
+        let original = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        let keyBytes = [Self.key.bytes.0, Self.key.bytes.1, Self.key.bytes.2, Self.key.bytes.3]
+        for offset in 0..<4 {
+            let expected = original.enumerated().map { $0.element ^ keyBytes[($0.offset + offset) % 4] }
+            var destination = [UInt8](repeating: 0xAA, count: length + 3)
+            let next = original.withUnsafeBytes { source in
+                destination.withUnsafeMutableBytes { whole in
+                    copyApplyingMask(Self.key, from: source, to: UnsafeMutableRawBufferPointer(rebasing: whole[3...]),
+                                     offset: offset)
+                }
+            }
+            #expect(Array(destination[3...]) == expected, "length \(length), key offset \(offset)")
+            #expect(destination[0..<3] == [0xAA, 0xAA, 0xAA])
+            #expect(next == (offset + length) % 4)
+            original.withUnsafeBytes { source in
+                var appended: [UInt8] = [1, 2]
+                appended.append(contentsOf: UnmaskedBytes(source: source, key: Self.key, offset: offset))
+                #expect(appended == [1, 2] + expected)
+                var iterated: [UInt8] = []
+                var iterator = UnmaskedBytes(source: source, key: Self.key, offset: offset).makeIterator()
+                while let byte = iterator.next() { iterated.append(byte) }
+                #expect(iterated == expected)
+            }
+        }
+    }
+
     @Test(arguments: [0, 1, 7, 8, 31, 32, 33, 63, 64, 65, 95, 96, 97])
     func validatorFindsAnInvalidByteAfterAnyASCIIRun(asciiLength: Int) {
         var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: asciiLength)
