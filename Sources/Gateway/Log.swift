@@ -162,7 +162,12 @@ public struct Log: Sendable {
 
     /// Quotes a value that has spaces, quotes, `=` or control characters, so lines stay machine-readable.
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.utf8.contains { $0 <= 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x7F }
+        func special(_ byte: UInt8) -> Bool { byte <= 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x7F }
+        // Over the contiguous bytes when the string has them (native strings do): iterating the
+        // UTF-8 view costs several times as much, and every session's context is quoted.
+        let needsQuotes = value.isEmpty
+            || (value.utf8.withContiguousStorageIfAvailable { $0.contains(where: special) }
+                ?? value.utf8.contains(where: special))
         guard needsQuotes else { return value }
         var result = "\""
         for scalar in value.unicodeScalars {

@@ -10,10 +10,9 @@ extension Session {
     /// The request head (and a plain request's body) must arrive within `handshakeTimeout`; on a
     /// kept-alive connection, the next request must begin within `httpIdleTimeout` (`idle`).
     func armHandshakeTimer(idle: Bool = false) {
-        let configuration = self.server.configuration
-        self.handshakeTimer = self.server.loop.schedule(
-            after: idle ? configuration.httpIdleTimeout : configuration.handshakeTimeout
-        ) { [unowned self] in
+        // The two fields, not the configuration: copying that whole struct costs hundreds of instructions.
+        let timeout = idle ? self.server.configuration.httpIdleTimeout : self.server.configuration.handshakeTimeout
+        self.handshakeTimer = self.server.loop.schedule(after: timeout) { [unowned self] in
             self.handshakeTimer = nil
             switch self.phase {
             case .handshaking, .readingBody: break

@@ -163,7 +163,12 @@ public struct HTTPHeadParser: Sendable {
     /// binary), else a new one. Sessions keep their request, and long names would each take an allocation.
     static func fieldName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         for name in Self.commonNames where name.utf8.count == bytes.count {
-            let same = name.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) }
+            // A plain loop: the generic `elementsEqual` took hundreds of instructions per name.
+            let same = name.utf8.withContiguousStorageIfAvailable { known in
+                var index = 0
+                while index < known.count && known[index] == bytes[index] { index += 1 }
+                return index == known.count
+            }
             if same == true { return name }
         }
         return String(decoding: bytes, as: UTF8.self)
