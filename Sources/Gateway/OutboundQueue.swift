@@ -127,7 +127,7 @@ struct OutboundQueue {
             self.headOffset = 0
         }
         if self.head == self.chunks.count {
-            if self.chunks.count == 1 {
+            if self.chunks.count == 1 && self.chunks.capacity <= 16 {
                 // The common case, one chunk written whole: cheaper than emptying the array of chunks.
                 let written = self.chunks.removeLast()
                 if self.lastChunkIsConnectionData && self.spare.capacity == 0
