@@ -55,6 +55,9 @@ public final class GatewayServer {
     private var resolvedExecutables: [String: String] = [:]
     private(set) var listeners: [Listener] = []
     private var sessions: [Int: Session] = [:]
+    /// The echo keeps no state: one per loop serves all its sessions (an object each was 32 bytes of
+    /// every idle session; one shared by every loop would bounce its reference count between cores).
+    let echoHandler = EchoHandler()
     private var nextSessionID = 1
     private var pendingFlush: [Session] = []
     private var shuttingDown = false
@@ -467,7 +470,7 @@ public final class GatewayServer {
             return service.prepareHandler(for: session, request: request)
         }
         switch route.handler {
-        case .echo: return .ready(EchoHandler())
+        case .echo: return .ready(self.echoHandler)
         case .broadcast: return .refused(HTTPResponse(status: 500, body: "broadcast route without rooms"))
         case .custom(_, let make): return .ready(make(session))
         case .program(let command, let mode):
