@@ -139,25 +139,31 @@ public struct Log: Sendable {
         // when the access log is on.
         var line: [UInt8] = []
         line.reserveCapacity(160 + self.context.utf8.count)
-        func add(_ text: String) { line.append(contentsOf: text.utf8) }
-        add("ts=")
-        add(WallClock.timestamp())
-        add(" level=")
-        add(label)
-        add(" event=")
-        add(event)
+        Self.append("ts=", to: &line)
+        Self.append(WallClock.timestamp(), to: &line)
+        Self.append(" level=", to: &line)
+        Self.append(label, to: &line)
+        Self.append(" event=", to: &line)
+        Self.append(event, to: &line)
         if !self.context.isEmpty {
             line.append(0x20)
-            add(self.context)
+            Self.append(self.context, to: &line)
         }
         for (key, value) in fields() {
             line.append(0x20)
-            add(key)
+            Self.append(key, to: &line)
             line.append(UInt8(ascii: "="))
-            add(Self.quoted(value.description))
+            Self.append(Self.quoted(value.description), to: &line)
         }
         line.append(0x0A)
         self.sink(String(decoding: line, as: UTF8.self))
+    }
+
+    /// Appends the string's UTF-8 from its contiguous storage when it has one (native and literal
+    /// strings do): appending the UTF-8 view goes through generic code byte by byte.
+    private static func append(_ text: String, to line: inout [UInt8]) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { line.append(contentsOf: $0) }
+        if done == nil { line.append(contentsOf: text.utf8) }
     }
 
     /// Quotes a value that has spaces, quotes, `=` or control characters, so lines stay machine-readable.
