@@ -43,44 +43,18 @@ public struct MaskingKeySource: Sendable {
 
 /// XORs `buffer` in place with the key, starting `offset` bytes into the key's cycle.
 ///
-/// Works eight bytes at a time; masking is its own inverse, so this both masks and unmasks.
+/// Masking is its own inverse, so this both masks and unmasks.
 /// - Returns: the key offset for the byte after the buffer, to continue a payload that arrives in pieces.
 @inlinable
 @discardableResult
 public func applyMask(_ key: MaskingKey, to buffer: UnsafeMutableRawBufferPointer, offset: Int = 0) -> Int {
-    guard let base = buffer.baseAddress, buffer.count > 0 else { return offset }
-    let shift = UInt32((offset & 3) * 8)
-    let word = shift == 0 ? key.wireWord : (key.wireWord >> shift) | (key.wireWord << (32 - shift))
-    let wide = UInt64(word) | UInt64(word) << 32
-    let count = buffer.count
-    var index = 0
-    // 32 bytes at a time in vector registers: large payloads are unmasked at memory speed.
-    if count >= 32 {
-        let lanes = SIMD4<UInt64>(repeating: wide)
-        while index + 32 <= count {
-            let value = base.loadUnaligned(fromByteOffset: index, as: SIMD4<UInt64>.self)
-            base.storeBytes(of: value ^ lanes, toByteOffset: index, as: SIMD4<UInt64>.self)
-            index += 32
-        }
-    }
-    while index + 8 <= count {
-        let value = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-        base.storeBytes(of: value ^ wide, toByteOffset: index, as: UInt64.self)
-        index += 8
-    }
-    var rest = wide
-    while index < count {
-        base.storeBytes(of: base.load(fromByteOffset: index, as: UInt8.self) ^ UInt8(truncatingIfNeeded: rest),
-                        toByteOffset: index, as: UInt8.self)
-        rest >>= 8
-        index += 1
-    }
-    return (offset + count) & 3
+    // The copying form with the buffer as both ends: each word is read before it is written.
+    copyApplyingMask(key, from: UnsafeRawBufferPointer(buffer), to: buffer, offset: offset)
 }
 
-/// Copies `source` to `destination` (at least as large) XORed with the key from `offset` into its
-/// cycle: unmasking on the way into a message, one pass over the bytes where unmasking in place and
-/// then copying takes two.
+/// Copies `source` to `destination` (at least as large; it may be `source` itself) XORed with the
+/// key from `offset` into its cycle, 32 bytes at a time in vector registers: unmasking on the way
+/// into a message, one pass over the bytes where unmasking in place and then copying takes two.
 /// - Returns: the key offset for the byte after `source`.
 @inlinable
 @discardableResult
