@@ -134,36 +134,49 @@ public struct Log: Sendable {
     }
 
     private func write(label: String, _ event: String, _ fields: () -> [(String, any CustomStringConvertible)]) {
-        // Bytes appended into storage sized once, then one String: interpolation, or appending to a
-        // String piece by piece, cost more than the rest of a churned session's user-space work
-        // when the access log is on.
-        var line: [UInt8] = []
-        line.reserveCapacity(160 + self.context.utf8.count)
-        Self.append("ts=", to: &line)
-        Self.append(WallClock.timestamp(), to: &line)
-        Self.append(" level=", to: &line)
-        Self.append(label, to: &line)
-        Self.append(" event=", to: &line)
-        Self.append(event, to: &line)
-        if !self.context.isEmpty {
-            line.append(0x20)
-            Self.append(self.context, to: &line)
+        let fields = fields()
+        let timestamp = WallClock.timestamp()
+        // Built on the stack, each piece one bounded copy, then one String: interpolation, appending
+        // to a String, or to an array (over a hundred instructions a piece) cost more than the rest
+        // of a churned session's user-space work when the access log is on. A line that does not fit
+        // (a long program stderr line) is built in an array instead.
+        let line = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> String? in
+            var out = LineBuffer(buffer)
+            self.compose(&out, timestamp: timestamp, label: label, event: event, fields: fields)
+            return out.string
         }
-        for (key, value) in fields() {
-            line.append(0x20)
-            Self.append(key, to: &line)
-            line.append(UInt8(ascii: "="))
-            Self.append(Self.quoted(value.description), to: &line)
+        if let line {
+            self.sink(line)
+        } else {
+            let size = 256 + self.context.utf8.count
+                + fields.reduce(0) { $0 + 2 + $1.0.utf8.count + 2 + 4 * $1.1.description.utf8.count }
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: size)
+            defer { buffer.deallocate() }
+            var out = LineBuffer(buffer)
+            self.compose(&out, timestamp: timestamp, label: label, event: event, fields: fields)
+            self.sink(out.string ?? "ts=\(timestamp) level=\(label) event=\(event) (line too long to log)\n")
         }
-        line.append(0x0A)
-        self.sink(String(decoding: line, as: UTF8.self))
     }
 
-    /// Appends the string's UTF-8 from its contiguous storage when it has one (native and literal
-    /// strings do): appending the UTF-8 view goes through generic code byte by byte.
-    private static func append(_ text: String, to line: inout [UInt8]) {
-        let done: Void? = text.utf8.withContiguousStorageIfAvailable { line.append(contentsOf: $0) }
-        if done == nil { line.append(contentsOf: text.utf8) }
+    private func compose(_ out: inout LineBuffer, timestamp: String, label: String, event: String,
+                         fields: [(String, any CustomStringConvertible)]) {
+        out.add("ts=")
+        out.add(timestamp)
+        out.add(" level=")
+        out.add(label)
+        out.add(" event=")
+        out.add(event)
+        if !self.context.isEmpty {
+            out.add(byte: 0x20)
+            out.add(self.context)
+        }
+        for (key, value) in fields {
+            out.add(byte: 0x20)
+            out.add(key)
+            out.add(byte: UInt8(ascii: "="))
+            out.add(Self.quoted(value.description))
+        }
+        out.add(byte: 0x0A)
     }
 
     /// Quotes a value that has spaces, quotes, `=` or control characters, so lines stay machine-readable.
@@ -192,5 +205,44 @@ public struct Log: Sendable {
             }
         }
         return result + "\""
+    }
+}
+
+/// The bytes of one log line in the caller's fixed buffer (on its stack, or allocated for a line too
+/// long for that). Each piece is one bounded copy; `string` is nil when a piece did not fit.
+private struct LineBuffer {
+    private let base: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var count = 0
+    private var overflowed = false
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        self.base = buffer.baseAddress!
+        self.capacity = buffer.count
+    }
+
+    mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard !self.overflowed, bytes.count <= self.capacity - self.count else {
+                self.overflowed = true
+                return
+            }
+            if let source = bytes.baseAddress { (self.base + self.count).update(from: source, count: bytes.count) }
+            self.count += bytes.count
+        }
+    }
+
+    mutating func add(byte: UInt8) {
+        guard !self.overflowed, self.count < self.capacity else {
+            self.overflowed = true
+            return
+        }
+        self.base[self.count] = byte
+        self.count += 1
+    }
+
+    var string: String? {
+        self.overflowed ? nil : String(decoding: UnsafeBufferPointer(start: self.base, count: self.count), as: UTF8.self)
     }
 }
