@@ -143,42 +143,44 @@ extension Session: EventHandler {
     /// and the handler's answers to the messages before that close must go first.
     func handleConnection(_ connection: Connection) {
         while let lent = connection.nextLentEvent() {
-            let event: Connection.Event
             switch lent {
             case .text(let bytes):
-                self.messagesIn += 1
-                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
+                self.messageArrived()
                 self.handler?.session(self, didReceive: bytes, isText: true)
-                continue
             case .binary(let bytes):
-                self.messagesIn += 1
-                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
+                self.messageArrived()
                 self.handler?.session(self, didReceive: bytes, isText: false)
-                continue
-            case .other(let other):
-                event = other
-            }
-            switch event {
-            case .text(let text):
-                self.messagesIn += 1
-                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
-                self.handler?.session(self, didReceive: .text(text))
-            case .binary(let bytes):
-                self.messagesIn += 1
-                self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
-                self.handler?.session(self, didReceive: .binary(bytes))
-            case .close:
-                if self.handler?.sessionDidReceiveClose(self) == true {
-                    connection.holdCloseReply()
-                    self.armCloseTimer()
-                }
-            case .pong:
-                self.pongReceived()
-            case .ping:
-                break  // pongs are automatic
+            case .other(let event):
+                self.handle(event, from: connection)
             }
         }
         self.pullOutput(connection)
+    }
+
+    private func messageArrived() {
+        self.messagesIn += 1
+        self.lastMessageNanoseconds = self.server.loop.nowInNanoseconds
+    }
+
+    /// An event other than a lent message.
+    private func handle(_ event: Connection.Event, from connection: Connection) {
+        switch event {
+        case .text(let text):
+            self.messageArrived()
+            self.handler?.session(self, didReceive: .text(text))
+        case .binary(let bytes):
+            self.messageArrived()
+            self.handler?.session(self, didReceive: .binary(bytes))
+        case .close:
+            if self.handler?.sessionDidReceiveClose(self) == true {
+                connection.holdCloseReply()
+                self.armCloseTimer()
+            }
+        case .pong:
+            self.pongReceived()
+        case .ping:
+            break  // pongs are automatic
+        }
     }
 
     /// Moves the connection's output onto the socket queue, control frames first.

@@ -152,19 +152,23 @@ public final class Session {
     @discardableResult
     public func send(binary: [UInt8]) -> Bool {
         guard let connection = self.connection, connection.canSendData else { return false }
-        if binary.count >= OutboundQueue.separatePayloadSize, connection.state == .open {
-            // Large: written from the caller's array behind its header, not copied into a frame.
-            self.pullOutput(connection)
-            if let header = try? connection.frameHeader(forUnqueuedBinary: binary.count) {
-                self.queue.append(header: header, payload: binary)
-                self.messagesOut += 1
-                self.outputChanged()
-                return true
-            }
+        if !self.queueBehindHeader(binary, count: binary.count, .binary, connection) {
+            try? connection.send(binary: binary)
         }
-        try? connection.send(binary: binary)
         self.messagesOut += 1
         self.outputChanged()
+        return true
+    }
+
+    /// A large whole message queued as its header and then `payload` as it is, not copied into a
+    /// frame; false, having queued nothing, for a small one or when the connection cannot send it
+    /// that way (`Connection.frameHeader(forUnqueued:count:)`).
+    private func queueBehindHeader(_ payload: @autoclosure () -> [UInt8], count: Int, _ opcode: Opcode,
+                                   _ connection: Connection) -> Bool {
+        guard count >= OutboundQueue.separatePayloadSize, connection.state == .open else { return false }
+        self.pullOutput(connection)
+        guard let header = try? connection.frameHeader(forUnqueued: opcode, count: count) else { return false }
+        self.queue.append(header: header, payload: payload())
         return true
     }
 
@@ -184,19 +188,12 @@ public final class Session {
 
     private func send(lent bytes: UnsafeRawBufferPointer, _ opcode: Opcode) -> Bool {
         guard let connection = self.connection, connection.canSendData else { return false }
-        if bytes.count >= OutboundQueue.separatePayloadSize, connection.state == .open {
-            self.pullOutput(connection)
-            if let header = try? connection.frameHeader(forUnqueued: opcode, count: bytes.count) {
-                self.queue.append(header: header, payload: Array(bytes))
-                self.messagesOut += 1
-                self.outputChanged()
-                return true
+        if !self.queueBehindHeader(Array(bytes), count: bytes.count, opcode, connection) {
+            if opcode == .text {
+                try? connection.send(textUTF8: bytes)
+            } else {
+                try? connection.send(binaryBytes: bytes)
             }
-        }
-        if opcode == .text {
-            try? connection.send(textUTF8: bytes)
-        } else {
-            try? connection.send(binaryBytes: bytes)
         }
         self.messagesOut += 1
         self.outputChanged()

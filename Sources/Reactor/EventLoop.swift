@@ -50,9 +50,7 @@ public final class EventLoop {
 
     /// The time at the start of the current iteration (after the wait), so every handler in
     /// one batch sees the same instant and nobody pays for a clock read per event.
-    public var now: ContinuousClock.Instant {
-        self.epoch + .nanoseconds(self.nowNanoseconds)
-    }
+    public var now: ContinuousClock.Instant { self.instant(fromNanoseconds: self.nowNanoseconds) }
 
     /// `now` as nanoseconds since the loop started: for what is stamped per message, since making
     /// and copying an `Instant` costs tens of instructions each time. (A getter: another module

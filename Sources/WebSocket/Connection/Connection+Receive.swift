@@ -46,15 +46,6 @@ extension Connection {
     /// is not copied: `nextLentEvent` lends it, and it is valid until `buffer` is written again, so
     /// the caller takes every event before it reads into `buffer` next. (`nextEvent` copies it.)
     public func receive(mutating buffer: UnsafeMutableRawBufferPointer, lendingMessages: Bool) {
-        guard lendingMessages else { return self.receive(mutating: buffer) }
-        self.lendsMessages = true
-        defer { self.lendsMessages = false }
-        self.receive(mutating: buffer)
-    }
-
-    /// Feeds bytes read from the socket, unmasking them in place: the fast path for callers that read
-    /// into a scratch buffer of their own and can let the connection scribble on it.
-    public func receive(mutating buffer: UnsafeMutableRawBufferPointer) {
         guard self.state != .closed, buffer.count > 0 else { return }
         if case .discard = self.parser { return }
         var start = 0
@@ -66,10 +57,7 @@ extension Connection {
             self.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<taken]))
             var consumed = 0
             // Never lent: `input` is the connection's own and changes at the end of this call.
-            let lends = self.lendsMessages
-            self.lendsMessages = false
-            self.input.withUnsafeMutableBytes { consumed = self.parse($0) }
-            self.lendsMessages = lends
+            self.input.withUnsafeMutableBytes { consumed = self.parse($0, lending: false) }
             if self.isDiscarding {
                 self.input = []
                 return
@@ -87,10 +75,16 @@ extension Connection {
             self.input.removeAll(keepingCapacity: true)
         }
         let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[start...])
-        let consumed = self.parse(rest)
+        let consumed = self.parse(rest, lending: lendingMessages)
         if consumed < rest.count && !self.isDiscarding {
             self.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[consumed...]))
         }
+    }
+
+    /// Feeds bytes read from the socket, unmasking them in place: the fast path for callers that read
+    /// into a scratch buffer of their own and can let the connection scribble on it.
+    public func receive(mutating buffer: UnsafeMutableRawBufferPointer) {
+        self.receive(mutating: buffer, lendingMessages: false)
     }
 
     /// Tells the connection that the peer closed the TCP connection (read returned 0).
@@ -109,7 +103,8 @@ extension Connection {
     }
 
     /// Parses frames from `buffer` and returns how many bytes it consumed; the rest is an incomplete header.
-    func parse(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
+    /// `lending`: a data message whole in `buffer` may be lent (see `receive(mutating:lendingMessages:)`).
+    func parse(_ buffer: UnsafeMutableRawBufferPointer, lending: Bool) -> Int {
         var index = 0
         do throws(ProtocolViolation) {
             while true {
@@ -146,7 +141,7 @@ extension Connection {
                         if let mask = header.mask { applyMask(mask, to: payload) }
                         index += remaining
                         self.parser = .header
-                        try self.handleWholeFrame(header, UnsafeRawBufferPointer(payload))
+                        try self.handleWholeFrame(header, UnsafeRawBufferPointer(payload), lendable: lending)
                         continue
                     }
                     let take = min(available, remaining)
@@ -266,11 +261,13 @@ extension Connection {
     }
 
     /// Handles a frame whose payload arrived whole: the common case, with no copy for control frames.
-    func handleWholeFrame(_ header: FrameHeader, _ payload: UnsafeRawBufferPointer) throws(ProtocolViolation) {
+    func handleWholeFrame(_ header: FrameHeader, _ payload: UnsafeRawBufferPointer, lendable: Bool)
+        throws(ProtocolViolation)
+    {
         if header.opcode.isControl {
             try self.handleControlFrame(header.opcode, payload)
         } else if self.message == nil && header.fin && header.reservedBits.isEmpty {
-            try self.deliverMessage(header.opcode, payload, lendable: self.lendsMessages)
+            try self.deliverMessage(header.opcode, payload, lendable: lendable)
         } else {
             try self.receivePayloadChunk(header, payload)
             try self.endFrame(header)

@@ -88,8 +88,6 @@ public final class Connection {
     /// common case) allocates no array for it.
     @exclusivity(unchecked) var firstEvent: PendingEvent?
     @exclusivity(unchecked) var laterEvents: [PendingEvent] = []
-    /// Set during `receive(mutating:lendingMessages: true)` while the caller's buffer is parsed.
-    @exclusivity(unchecked) var lendsMessages = false
     /// Of `laterEvents`, how many were taken already.
     @exclusivity(unchecked) var laterEventsTaken = 0
 
