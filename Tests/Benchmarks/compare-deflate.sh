@@ -9,13 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 DURATION=${DURATION:-5s}
 PORT=${PORT:-19021}
 TICK=$(getconf CLK_TCK)
 LOG=${LOG:-/tmp/wsgate-compare-deflate.log}
 : > "$LOG"
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 run_case() {  # label server-command... -- bench-args...
     local label=$1; shift
@@ -24,7 +24,7 @@ run_case() {  # label server-command... -- bench-args...
     shift; bench_args=("$@")
     "${server_args[@]}" 2>>"$LOG" &
     local server=$!
-    for _ in $(seq 50); do $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1 && break; sleep 0.1; done
+    wait_until_serving "ws://127.0.0.1:$PORT/echo"
     local cpu0 json cpu1 wire
     cpu0=$(cpu_ticks $server)
     json=$($BIN bench "ws://127.0.0.1:$PORT/echo" -d "$DURATION" --json "${bench_args[@]}")

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-5s}
 PORT=${PORT:-19002}
@@ -18,7 +19,6 @@ LOG=${LOG:-/tmp/wsgate-compare-programs.log}
 : > "$LOG"
 ulimit -n 65536 2>/dev/null || true
 
-cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 pss_kib() { awk '/^Pss:/ {s+=$2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 start_server() {
     case $1 in
@@ -26,13 +26,8 @@ start_server() {
     websocketd) websocketd --address 127.0.0.1 --port "$PORT" --loglevel error cat >>"$LOG" 2>&1 & ;;  # it logs to stdout
     esac
     SERVER=$!
-    for _ in $(seq 50); do
-        if $BIN bench "ws://127.0.0.1:$PORT/" -n 1 >/dev/null 2>&1; then return; fi
-        sleep 0.1
-    done
-    echo "server $1 did not start" >&2; exit 1
+    wait_until_serving "ws://127.0.0.1:$PORT/"
 }
-stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 field() { echo "$1" | sed "s/.*\"$2\":\([0-9.]*\).*/\1/"; }
 
 run_case() {  # name server bench-args...
@@ -40,12 +35,12 @@ run_case() {  # name server bench-args...
     start_server "$server"
     local before after json timing bench_cpu
     sleep 0.3
-    before=$(cpu_ticks "$SERVER")
+    before=$(cpu_ticks_with_children "$SERVER")
     timing=$(mktemp)
     json=$( { TIMEFORMAT='%U %S'; time $BIN bench "ws://127.0.0.1:$PORT/" -d "$DURATION" --json "$@" 2>/dev/null; } 2>"$timing")
     bench_cpu=$(tail -n 1 "$timing" | awk '{print $1 + $2}'); rm -f "$timing"
     sleep 1.5  # the last sessions' children exit and are reaped, so their CPU is counted
-    after=$(cpu_ticks "$SERVER")
+    after=$(cpu_ticks_with_children "$SERVER")
     stop_server
     local completed per_second errors
     completed=$(field "$json" completed); per_second=$(field "$json" per_second)

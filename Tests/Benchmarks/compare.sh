@@ -7,18 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-5s}
 PORT=${PORT:-19001}
 TICK=$(getconf CLK_TCK)
 ulimit -n 65536 2>/dev/null || true
 
-cpu_ticks() {  # utime+stime+cutime+cstime of a process
-    awk '{print $14+$15+$16+$17}' "/proc/$1/stat"
-}
-rss_kib() {
-    awk '/VmRSS/ {print $2}' "/proc/$1/status"
-}
 LOG=${LOG:-/tmp/wsgate-compare.log}
 : > "$LOG"
 start_server() {  # server [binary]
@@ -33,15 +28,7 @@ start_server() {  # server [binary]
     node-ws) node Tests/Benchmarks/node-ws-echo.js "$PORT" 2>>"$LOG" & ;;
     esac
     SERVER=$!
-    for _ in $(seq 50); do
-        if $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1; then return; fi
-        sleep 0.1
-    done
-    echo "server $1 did not start" >&2; exit 1
-}
-stop_server() {
-    kill "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
+    wait_until_serving "ws://127.0.0.1:$PORT/echo"
 }
 run_case() {  # name server bench-args...
     local name=$1 server=$2; shift 2
@@ -49,12 +36,12 @@ run_case() {  # name server bench-args...
     case " $* " in *" --binary "*) binary=1 ;; esac
     start_server "$server" $binary
     local before after json completed per_second cpu_us bench_cpu
-    before=$(cpu_ticks "$SERVER")
+    before=$(cpu_ticks_with_children "$SERVER")
     local timing; timing=$(mktemp)
     json=$( { TIMEFORMAT='%U %S'; time $BIN bench "ws://127.0.0.1:$PORT/echo" -d "$DURATION" --json "$@" 2>/dev/null; } 2>"$timing")
     bench_cpu=$(tail -n 1 "$timing" | awk '{print $1 + $2}'); rm -f "$timing"
     sleep 0.5  # let websocketd reap its cat children so their CPU is counted
-    after=$(cpu_ticks "$SERVER")
+    after=$(cpu_ticks_with_children "$SERVER")
     stop_server
     completed=$(echo "$json" | sed 's/.*"completed":\([0-9]*\).*/\1/')
     per_second=$(echo "$json" | sed 's/.*"per_second":\([0-9.]*\).*/\1/')

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 PY=${PYTHON:-.venv/bin/python}
 PORT=${PORT:-19011}
 COUNT=${IDLE:-1000}
@@ -16,7 +17,7 @@ measure() {  # label flags...
     local label=$1; shift
     $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 "$@" &
     local server=$!
-    for _ in $(seq 50); do $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1 && break; sleep 0.1; done
+    wait_until_serving "ws://127.0.0.1:$PORT/echo"
     local before after fifo
     before=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
     fifo=$(mktemp -u); mkfifo "$fifo"

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 SERVER_BIN=${1:-$BIN}
 PORT=${PORT:-19071}
 WORKLOADS=${WORKLOADS:-"pingpong big churn pipelined"}
@@ -28,10 +29,7 @@ for workload in $WORKLOADS; do
     valgrind --tool=callgrind --callgrind-out-file="$dir/out.%p" --dump-instr=no "$SERVER_BIN" \
         --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel "${LOGLEVEL:-error}" 2>"$dir/valgrind.log" &
     server=$!
-    for _ in $(seq 100); do
-        $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1 && break
-        sleep 0.2
-    done
+    WAIT_SECONDS=20 wait_until_serving "ws://127.0.0.1:$PORT/echo"  # valgrind starts slowly
     n=${COUNT[$workload]}
     # shellcheck disable=SC2086
     $BIN bench "ws://127.0.0.1:$PORT/echo" -n $((n / 10)) ${ARGS[$workload]} >/dev/null  # warm-up

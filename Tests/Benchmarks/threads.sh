@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/wsgate}
+. Tests/Benchmarks/lib.sh
 DURATION=${DURATION:-5s}
 PORT=${PORT:-19011}
 TICK=$(getconf CLK_TCK)
@@ -17,17 +18,14 @@ for count in ${THREADS:-1 2}; do
     threads=$([ "$count" = 0 ] || echo "--threads $count")
     $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 \
         $threads 2>/dev/null &
-    server=$!
-    for _ in $(seq 50); do
-        if $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1; then break; fi
-        sleep 0.1
-    done
-    before=$(awk '{print $14+$15}' "/proc/$server/stat")
+    SERVER=$!
+    wait_until_serving "ws://127.0.0.1:$PORT/echo"
+    before=$(cpu_ticks "$SERVER")
     timing=$(mktemp)
     json=$( { TIMEFORMAT='%U %S'; time $BIN bench "ws://127.0.0.1:$PORT/echo" -c 64 -p 16 -s 32 -d "$DURATION" --json 2>/dev/null; } 2>"$timing")
-    after=$(awk '{print $14+$15}' "/proc/$server/stat")
+    after=$(cpu_ticks "$SERVER")
     bench_cpu=$(tail -n 1 "$timing" | awk '{print $1 + $2}'); rm -f "$timing"
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
     completed=$(echo "$json" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
     per_second=$(echo "$json" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
     server_us=$(awk -v t=$((after - before)) -v k="$TICK" -v n="$completed" 'BEGIN {printf "%.2f", t / k * 1e6 / n}')

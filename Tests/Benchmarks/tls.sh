@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-5s}
 PORT=${PORT:-19443}
@@ -16,21 +17,14 @@ trap 'rm -rf "$DIR"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -keyout "$DIR/key.pem" \
     -out "$DIR/cert.pem" -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 start_server() {  # ws|wss
     local tls=()
     [ "$1" = wss ] && tls=(--ssl --sslcert "$DIR/cert.pem" --sslkey "$DIR/key.pem")
     $BIN --address 127.0.0.1 --port "$PORT" --route /echo=echo --loglevel error --ping-interval 0 \
         --max-message-size 16MiB "${tls[@]}" 2>>/tmp/wsgate-tls-bench.log &
     SERVER=$!
-    for _ in $(seq 50); do
-        if $BIN bench --cacert "$DIR/cert.pem" "$1://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1; then return; fi
-        sleep 0.1
-    done
-    echo "server did not start" >&2; exit 1
+    wait_until_serving "$1://127.0.0.1:$PORT/echo" --cacert "$DIR/cert.pem"
 }
-stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 run_case() {  # name scheme bench-args...
     local name=$1 scheme=$2; shift 2
     start_server "$scheme"

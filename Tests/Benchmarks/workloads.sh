@@ -24,6 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/wsgate
+. Tests/Benchmarks/lib.sh
 SERVER_BIN=${SERVER_BIN:-$BIN}  # the wsgate that serves (another build to compare); BIN is the load generator
 PY=${PYTHON:-.venv/bin/python}
 DURATION=${DURATION:-3s}
@@ -48,7 +49,6 @@ for peer in c-echo:-lcrypto lws-echo:-lwebsockets; do
     fi
 done
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # Anonymous memory's PSS (the heap): a shared library's PSS changes with every other process that maps
 # it meanwhile (builds and tests running beside the benchmark), which drowns 1,000 connections' share.
 pss_kib() { awk '/^Pss_Anon:/ {print $2}' "/proc/$1/smaps_rollup"; }
@@ -67,15 +67,10 @@ start_server() {  # server [cpu]: wsgate (errors only), wsgate-log (the default 
     c-echo) $pin "$PEERS/c-echo" "$PORT" 2>>"$LOG" & ;;
     esac
     SERVER=$!
-    for _ in $(seq 50); do
-        if $BIN bench "ws://127.0.0.1:$PORT/echo" -n 1 >/dev/null 2>&1; then return; fi
-        sleep 0.1
-    done
-    echo "server $1 did not start" >&2; exit 1
+    wait_until_serving "ws://127.0.0.1:$PORT/echo"
 }
-stop_server() {
-    kill "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
+stop_and_clear() {
+    stop_server
     rm -f "$LOG.access"
 }
 
@@ -102,7 +97,7 @@ measure_once() {  # workload server bench-args...: sets RATE_ONCE and COST_ONCE
         perf report -i "$PROFILE/$workload.data" --no-children --percent-limit 0.7 --stdio -g none \
             --sort symbol 2>/dev/null | grep -v '^#' | grep -v '^$' > "$PROFILE/$workload.txt" || true
     fi
-    stop_server
+    stop_and_clear
     completed=$(echo "$json" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
     case $json in *'"errors":[]'*) ;; *) echo "$workload/$server: errors: $json" >&2 ;; esac
     RATE_ONCE=$(echo "$json" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
@@ -126,7 +121,7 @@ idle() {  # server
     exec 9>&-
     wait "$holder" || true
     rm -f "$fifo" "$fifo.out"
-    stop_server
+    stop_and_clear
     RATE["idle $server"]=$IDLE
     COST["idle $server"]=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN {printf "%.2f", (a - b) / n}')
 }

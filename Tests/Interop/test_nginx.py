@@ -32,8 +32,9 @@ def documented_configuration():
     return re.search(r"```nginx\n(.*?)```", section, re.S).group(1)
 
 
-async def environment(url, headers=None):
-    async with client(url, additional_headers=headers or {}) as ws:
+async def environment(url, headers=None, **options):
+    """The `env`-style program's lines at `url` as a dict, read until it closes."""
+    async with client(url, additional_headers=headers or {}, **options) as ws:
         lines = []
         try:
             while True:
@@ -107,14 +108,7 @@ def test_documented_nginx_configuration_balances_a_room_over_two_instances(tmp_p
                 assert await asyncio.wait_for(b.recv(), TIMEOUT) == "through nginx"
                 await b.send(b"\x01\x02")
                 assert await asyncio.wait_for(a.recv(), TIMEOUT) == b"\x01\x02"
-            async with client(url + "/env", ssl=context) as ws:
-                lines = []
-                try:
-                    while True:
-                        lines.append(await asyncio.wait_for(ws.recv(), TIMEOUT))
-                except Exception:
-                    pass
-                return dict(line.split("=", 1) for line in lines if "=" in line)
+            return await environment(url + "/env", ssl=context)
 
         env = run(main(), timeout=60)
         for gate in gates:

@@ -318,13 +318,18 @@ def test_shared_program_exit_closes_clients_on_every_loop_with_1012(wsgate, tmp_
             except (InvalidStatus, ConnectionClosed, AssertionError, TimeoutError, OSError):
                 assert time.monotonic() < deadline, "route not served again"
                 await asyncio.sleep(0.2)
-        for ws, _, _ in again:
-            await ws.send("back")
-            assert await recv(ws) == "back"
-        for ws, _, _ in again:
-            await ws.close()
+        await echo_then_close(again, "back")
 
     run(main(), timeout=120)
+
+
+async def echo_then_close(joined, text):
+    """Each mirror client in `joined` gets `text` back, then all close."""
+    for ws, _, _ in joined:
+        await ws.send(text)
+        assert await recv(ws) == text
+    for ws, _, _ in joined:
+        await ws.close()
 
 
 def test_reload_that_changes_the_program_closes_its_clients_on_every_loop_with_1012(wsgate, tmp_path):
@@ -346,11 +351,7 @@ def test_reload_that_changes_the_program_closes_its_clients_on_every_loop_with_1
         again = [await join(server, "/s") for _ in range(8)]
         assert {pid for _, _, pid in again} != {joined[0][2]}, "still the old program"
         assert len({pid for _, _, pid in again}) == 1
-        for ws, _, _ in again:
-            await ws.send("new")
-            assert await recv(ws) == "new"
-        for ws, _, _ in again:
-            await ws.close()
+        await echo_then_close(again, "new")
 
     run(main(), timeout=90)
 
